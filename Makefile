@@ -1,0 +1,52 @@
+# modelworks: `make run` and `make test` do all set-up themselves; `make help` lists targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTHON ?= python3.11
+
+# Kedro's telemetry calls the network; modelworks never sends it.
+export KEDRO_DISABLE_TELEMETRY := 1
+export DO_NOT_TRACK := 1
+
+.PHONY: help setup run test lint format typecheck repro ui clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+setup: $(STAMP) ## Create .venv with the pinned versions (skipped when nothing changed)
+
+run: setup ## Set up, then run every use case on embedded defaults (kedro run)
+	$(BIN)/kedro run
+
+test: setup ## Set up, then run the whole test suite
+	$(BIN)/pytest
+
+lint: setup ## ruff check + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: setup ## mypy on the framework
+	$(BIN)/mypy
+
+repro: setup ## Reproduce the DVC stages (dvc repro) and show that nothing is stale
+	$(BIN)/dvc repro
+	$(BIN)/dvc status
+
+ui: setup ## Open the MLflow UI on http://127.0.0.1:5000
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --port 5000
+
+clean: ## Remove generated data, runs and the virtual environment
+	rm -rf $(VENV) mlruns data/0*/* feature_repo/data

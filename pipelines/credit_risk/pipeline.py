@@ -1,0 +1,80 @@
+"""credit_risk: raw tables -> GE gate -> Feast -> CatBoost vs LightGBM -> registry -> drift."""
+
+from __future__ import annotations
+
+from kedro.pipeline import Pipeline, node, pipeline
+
+from modelworks.pipelines import (
+    drift_monitoring_pipeline,
+    feature_retrieval_pipeline,
+    feature_store_pipeline,
+    training_pipeline,
+    validation_pipeline,
+)
+from pipelines.credit_risk.generator import generate_credit_data
+from pipelines.credit_risk.nodes import (
+    build_borrower_profile,
+    build_loan_entity_rows,
+    build_repayment_history,
+    build_scoring_entity_rows,
+)
+
+NAME = "credit_risk"
+RAW_TABLES = ["borrowers", "loans", "repayments", "scoring_loans"]
+FEATURE_TABLES = ["borrower_profile", "borrower_repayment_history"]
+
+
+def create_pipelines() -> dict[str, Pipeline]:
+    """``credit_risk_ingest`` (generator -> raw), ``credit_risk_train`` (the rest), and both."""
+    ingest = Pipeline(
+        [
+            node(
+                generate_credit_data,
+                inputs="params:generator",
+                outputs={t: f"raw_{t}" for t in RAW_TABLES},
+                name="generate_credit_data",
+            )
+        ]
+    )
+    feature_tables = Pipeline(
+        [
+            node(
+                build_borrower_profile,
+                "validated_borrowers",
+                "borrower_profile",
+                name="build_borrower_profile",
+            ),
+            node(
+                build_repayment_history,
+                ["validated_repayments", "validated_loans"],
+                "borrower_repayment_history",
+                name="build_repayment_history",
+            ),
+            node(
+                build_loan_entity_rows,
+                "validated_loans",
+                "loan_entity_rows",
+                name="build_loan_entity_rows",
+            ),
+            node(
+                build_scoring_entity_rows,
+                "validated_scoring_loans",
+                "scoring_entity_rows",
+                name="build_scoring_entity_rows",
+            ),
+        ]
+    )
+    train = (
+        validation_pipeline(RAW_TABLES)
+        + feature_tables
+        + feature_store_pipeline(FEATURE_TABLES)
+        + feature_retrieval_pipeline("loan_entity_rows", "training_set")
+        + feature_retrieval_pipeline("scoring_entity_rows", "scoring_features")
+        + training_pipeline()
+        + drift_monitoring_pipeline()
+    )
+    return {
+        f"{NAME}_ingest": pipeline(ingest, namespace=NAME),
+        f"{NAME}_train": pipeline(train, namespace=NAME),
+        NAME: pipeline(ingest + train, namespace=NAME),
+    }

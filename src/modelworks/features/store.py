@@ -1,0 +1,133 @@
+"""The Feast feature store as pipelines see it: ``FeatureRepo``, loaded by a Kedro dataset.
+
+Nodes never construct Feast clients; they receive a ``FeatureRepo`` from the catalog and use
+its few operations. Feast itself is imported on load (it costs about ten seconds).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from kedro.io import AbstractDataset, DatasetError
+
+from modelworks.params import StrictModel
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
+EVENT_TIMESTAMP = "event_timestamp"
+
+
+class FeatureStoreParams(StrictModel):
+    """Which Feast objects a use case trains on and keeps fresh online."""
+
+    service: str
+    materialize: list[str]
+    join_keys: list[str]
+    event_timestamp_column: str
+
+
+class FeatureRepo:
+    """A Feast feature repository: apply definitions, materialise, retrieve point in time."""
+
+    def __init__(self, store: FeatureStore) -> None:
+        self.store = store
+
+    @contextmanager
+    def _in_repo(self) -> Iterator[None]:
+        """Run Feast with the repo as working directory, as its CLI does (it chdirs).
+
+        Feast documents source paths as relative to the feature repo, but its DuckDB offline
+        store resolves them against the working directory; this makes both agree.
+        """
+        previous = Path.cwd()
+        os.chdir(self.store.repo_path)
+        try:
+            yield
+        finally:
+            os.chdir(previous)
+
+    def apply(self, objects: Iterable[Any]) -> list[str]:
+        """Register Feast objects, as ``feast apply`` does; returns ``Kind:name`` of each."""
+        objects = list(objects)
+        with self._in_repo():
+            self.store.apply(objects)
+        return sorted(f"{type(o).__name__}:{o.name}" for o in objects)
+
+    def materialize(self, feature_views: list[str], *, start: datetime, end: datetime) -> None:
+        """Load each entity's latest value in ``[start, end]`` of each view into the online store.
+
+        An explicit interval, not ``materialize_incremental``: that one starts at ``now - ttl``
+        and would skip sources whose events are older than their TTL.
+        """
+        with self._in_repo():
+            self.store.materialize(start_date=start, end_date=end, feature_views=feature_views)
+
+    def point_in_time(self, entity_rows: pd.DataFrame, params: FeatureStoreParams) -> pd.DataFrame:
+        """Join the feature service onto each entity row as of that row's event time.
+
+        Every entity row comes back once, in its original order and index, with its own
+        columns untouched; a feature with no value inside its view's TTL is missing (NaN),
+        never a dropped row.
+        """
+        keys = [*params.join_keys, EVENT_TIMESTAMP]
+        needed = [*params.join_keys, params.event_timestamp_column]
+        missing = [c for c in needed if c not in entity_rows.columns]
+        if missing:
+            raise ValueError(f"Entity rows lack columns {missing} needed for feature retrieval")
+        request = entity_rows[needed].rename(
+            columns={params.event_timestamp_column: EVENT_TIMESTAMP}
+        )
+        request[EVENT_TIMESTAMP] = _utc(request[EVENT_TIMESTAMP])
+        # Feast identifies a request row by its keys and timestamp: ask once per distinct pair.
+        distinct = request.drop_duplicates(ignore_index=True)
+        service = self.store.get_feature_service(params.service)
+        with self._in_repo():
+            retrieved = self.store.get_historical_features(
+                entity_df=distinct, features=service
+            ).to_df()
+        if len(retrieved) != len(distinct):
+            raise RuntimeError(
+                f"Feature service {params.service!r} returned {len(retrieved)} rows for "
+                f"{len(distinct)} distinct entity rows; point-in-time retrieval must keep each"
+            )
+        retrieved[EVENT_TIMESTAMP] = _utc(retrieved[EVENT_TIMESTAMP])
+        features = request.merge(retrieved, on=keys, how="left", validate="many_to_one")
+        features = features.drop(columns=keys)
+        overlap = set(features.columns) & set(entity_rows.columns)
+        if overlap:
+            raise ValueError(f"Feature names collide with entity-row columns: {sorted(overlap)}")
+        features.index = entity_rows.index
+        return pd.concat([entity_rows, features], axis=1)
+
+
+class FeatureStoreDataset(AbstractDataset[None, FeatureRepo]):
+    """Loads the ``FeatureRepo`` at ``repo_path`` (a folder with ``feature_store.yaml``)."""
+
+    def __init__(self, repo_path: str, metadata: dict[str, Any] | None = None) -> None:
+        self._repo_path = Path(repo_path)
+        self.metadata = metadata
+
+    def load(self) -> FeatureRepo:
+        from feast import FeatureStore
+
+        if not (self._repo_path / "feature_store.yaml").is_file():
+            raise DatasetError(f"No feature_store.yaml in Feast repo {self._repo_path}")
+        return FeatureRepo(FeatureStore(repo_path=str(self._repo_path.resolve())))
+
+    def save(self, data: None) -> None:
+        raise DatasetError("FeatureStoreDataset is read-only: change features through nodes")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"repo_path": str(self._repo_path)}
+
+
+def _utc(values: pd.Series) -> pd.Series:
+    """Timestamps as UTC nanoseconds, whatever unit or zone they arrived in."""
+    return pd.to_datetime(values, utc=True).astype("datetime64[ns, UTC]")

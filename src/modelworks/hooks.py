@@ -1,0 +1,63 @@
+"""Project hooks: whole use-case parameter blocks validated at start-up, and typed parameters
+logged by kedro-mlflow as the flat key/value pairs it knows how to show."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+from kedro.framework.hooks import hook_impl
+from kedro_mlflow.framework.hooks import MlflowHook
+from mlflow.entities import RunStatus
+from pydantic import BaseModel
+
+from modelworks.params import ParameterError, parse_params
+from modelworks.use_cases import discover_use_cases
+
+
+class ParameterValidationHook:
+    """Fail at start-up, naming the key, when a use case's parameter block has a wrong key.
+
+    Kedro already validates each ``params:`` input against its node's Pydantic annotation;
+    this also catches keys no node reads (a misspelt section name, say).
+    """
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        params = context.params
+        for use_case in discover_use_cases():
+            if use_case.name not in params:
+                raise ParameterError(
+                    f"No parameters for use case {use_case.name!r}: expected a top-level key "
+                    f"'{use_case.name}' in conf/*/parameters/"
+                )
+            parse_params(use_case.params_model, params[use_case.name], where=use_case.name)
+
+
+class TypedParamsMlflowHook(MlflowHook):
+    """kedro-mlflow's hook, handed Pydantic parameters as dicts so it logs one param per key,
+    and closing runs on failure without masking the pipeline's own error."""
+
+    @hook_impl
+    def before_node_run(
+        self, node: Any, catalog: Any, inputs: dict[str, Any], is_async: bool
+    ) -> None:
+        plain = {
+            name: value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+            for name, value in inputs.items()
+        }
+        super().before_node_run(node=node, catalog=catalog, inputs=plain, is_async=is_async)
+
+    @hook_impl
+    def on_pipeline_error(
+        self, error: Exception, run_params: dict[str, Any], pipeline: Any, catalog: Any
+    ) -> None:
+        # kedro-mlflow 2.0.3 raises UnboundLocalError here when no run is active in this thread
+        # (a node failed after its nested run closed), which replaces the node's own error.
+        if not self._is_mlflow_enabled or self._already_active_mlflow:
+            super().on_pipeline_error(error, run_params, pipeline, catalog)
+            return
+        failed = RunStatus.to_string(RunStatus.FAILED)
+        while mlflow.active_run():
+            mlflow.end_run(failed)
+        self.mlflow_config.server._mlflow_client.set_terminated(self.run_id, failed)

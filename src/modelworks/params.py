@@ -1,0 +1,34 @@
+"""Typed parameters: Pydantic models that reject unknown keys.
+
+Nodes annotate their ``params:`` inputs with these models; Kedro validates and instantiates
+them before any node runs. ``parse_params`` checks a whole use-case block the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+
+class StrictModel(BaseModel):
+    """Base for every parameter model: a misspelt YAML key is an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ParameterError(ValueError):
+    """Parameters in conf/ do not match their declared model."""
+
+
+def parse_params(model: type[StrictModel], value: Any, *, where: str) -> StrictModel:
+    """Validate ``value`` against ``model``; the error names every offending key under ``where``."""
+    if isinstance(value, model):
+        return value
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{where}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ParameterError(f"Invalid parameters: {problems}") from None

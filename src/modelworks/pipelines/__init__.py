@@ -1,0 +1,21 @@
+"""Reusable pipeline factories; a use case composes them and adds its domain nodes.
+
+Every factory returns an un-namespaced pipeline over conventional dataset names
+(``raw_<table>``, ``validation_report``, ``training_set``, ...); the use case wraps the sum in
+``kedro.pipeline.pipeline(..., namespace=<use_case>)`` so names and parameters become
+``<use_case>.<name>`` and ``params:<use_case>.<key>``, which the catalog patterns in
+``conf/base/catalog/layers.yml`` map onto the data layers.
+"""
+
+from modelworks.pipelines.features import feature_retrieval_pipeline, feature_store_pipeline
+from modelworks.pipelines.monitoring import drift_monitoring_pipeline
+from modelworks.pipelines.training import training_pipeline
+from modelworks.pipelines.validation import validation_pipeline
+
+__all__ = [
+    "drift_monitoring_pipeline",
+    "feature_retrieval_pipeline",
+    "feature_store_pipeline",
+    "training_pipeline",
+    "validation_pipeline",
+]

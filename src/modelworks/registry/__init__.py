@@ -1,0 +1,1 @@
+"""MLflow conventions: run hierarchy, model logging, registry moves."""

@@ -1,0 +1,100 @@
+"""The one place that writes runs to MLflow: candidate and fold runs, metrics, plots, models.
+
+kedro-mlflow opens the pipeline's run and logs its parameters; nodes that need more structure
+(one parent run per candidate, one nested run per fold) come here instead of calling
+``mlflow`` themselves.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from modelworks.training.adapters import FittedModel
+
+TAG_ROLE = "modelworks.role"
+TAG_CANDIDATE = "modelworks.candidate"
+TAG_FOLD = "modelworks.fold"
+
+# Pinned alongside every logged model; inferring requirements costs many seconds.
+_BASE_REQUIREMENTS = ("mlflow", "pandas", "numpy", "scikit-learn", "pydantic", "pyarrow")
+
+
+@contextmanager
+def candidate_run(candidate: str, *, tags: Mapping[str, str] | None = None) -> Iterator[str]:
+    """A run for one candidate model, nested under the pipeline's run; yields its id."""
+    with mlflow.start_run(run_name=candidate, nested=True) as run:
+        mlflow.set_tags({TAG_ROLE: "candidate", TAG_CANDIDATE: candidate, **(tags or {})})
+        yield run.info.run_id
+
+
+@contextmanager
+def fold_run(candidate: str, fold: int) -> Iterator[str]:
+    """A run for one cross-validation fold, nested under the candidate's run."""
+    with mlflow.start_run(run_name=f"{candidate}-fold-{fold}", nested=True) as run:
+        mlflow.set_tags({TAG_ROLE: "fold", TAG_CANDIDATE: candidate, TAG_FOLD: str(fold)})
+        yield run.info.run_id
+
+
+def log_metrics(metrics: Mapping[str, float], *, prefix: str = "") -> None:
+    """Log finite metrics to the active run, names prefixed (``cv_``, ``holdout_``)."""
+    mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in metrics.items() if np.isfinite(v)})
+
+
+def log_params(params: Mapping[str, Any], *, prefix: str = "") -> None:
+    """Log parameters (flattened one level) to the active run."""
+    mlflow.log_params({f"{prefix}{k}": v for k, v in params.items()})
+
+
+def log_figure(figure: Figure, artifact_file: str) -> None:
+    """Save a matplotlib figure as an artifact of the active run and release its memory."""
+    import matplotlib.pyplot as plt
+
+    mlflow.log_figure(figure, artifact_file)
+    plt.close(figure)
+
+
+def pip_requirements(*libraries: str) -> list[str]:
+    """Exact versions of the libraries a logged model needs, read from this environment."""
+    names = dict.fromkeys([*_BASE_REQUIREMENTS, *libraries])
+    return [f"{name}=={importlib.metadata.version(name)}" for name in names]
+
+
+def log_probability_model(
+    fitted: FittedModel, example: pd.DataFrame, *, artifact_name: str = "model"
+) -> str:
+    """Log ``fitted`` as a pyfunc with signature and input example; returns its model URI.
+
+    The model's own library is pinned by the adapter's name (adapters are named after the
+    distribution they wrap: ``catboost``, ``lightgbm``, ``torch``).
+    """
+    from mlflow.models import infer_signature
+
+    import modelworks
+    from modelworks.serving.pyfunc import MODEL_ARTIFACT, ProbabilityModel
+
+    inputs = fitted.features.select(example)
+    signature = infer_signature(inputs, fitted.predict_proba(inputs))
+    with tempfile.TemporaryDirectory() as tmp:
+        fitted.save(Path(tmp))
+        info = mlflow.pyfunc.log_model(
+            name=artifact_name,
+            python_model=ProbabilityModel(),
+            artifacts={MODEL_ARTIFACT: tmp},
+            signature=signature,
+            input_example=inputs.head(5),
+            pip_requirements=pip_requirements(fitted.adapter),
+            code_paths=[str(Path(modelworks.__file__).parent)],
+        )
+    return str(info.model_uri)

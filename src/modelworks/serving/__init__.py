@@ -1,0 +1,1 @@
+"""Packaged inference: the MLflow pyfunc every registered model is logged as."""

@@ -1,0 +1,27 @@
+"""Kedro project settings."""
+
+import warnings
+
+from kedro.config import OmegaConfigLoader
+
+from modelworks.hooks import ParameterValidationHook, TypedParamsMlflowHook
+
+# kedro-mlflow's own hook is replaced by its typed-parameter subclass, registered here;
+# telemetry never runs (`.telemetry` also says so for the CLI).
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro-mlflow", "kedro-telemetry")
+HOOKS = (ParameterValidationHook(), TypedParamsMlflowHook())
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    # conf/local (or another environment) overrides single keys, not whole use-case blocks.
+    "merge_strategy": {"parameters": "soft", "catalog": "soft"},
+}
+
+# Deprecation notices raised inside pinned third-party libraries say nothing a user can act on.
+for _module in ("kedro_mlflow", "mlflow", "great_expectations", "ibis", "kedro.validation"):
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=_module)
+warnings.filterwarnings("ignore", message=".*load_module.*", category=DeprecationWarning)
+warnings.filterwarnings("ignore", message=".*[Pp]ydantic.*", category=DeprecationWarning)
+warnings.filterwarnings("ignore", message=".*noload.*")

@@ -1,0 +1,178 @@
+"""CatBoost behind the ModelAdapter contract: native categoricals, Logloss, no files written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from modelworks.training.adapters.base import (
+    CandidateParams,
+    normalised_importance,
+    prepare_fit,
+    read_metadata,
+    write_metadata,
+)
+from modelworks.training.features import FeatureSpec, categorical_as_strings
+
+if TYPE_CHECKING:
+    from catboost import CatBoostClassifier
+
+MODEL_FILE = "model.cbm"
+MISSING_CATEGORY = "__missing__"
+"""CatBoost rejects NaN in categorical columns; missing becomes a category of its own."""
+
+
+class CatBoostAdapter:
+    """Trains ``catboost.CatBoostClassifier`` (imported on first use, not at module import)."""
+
+    name = "catboost"
+    reserved_params = frozenset(
+        {
+            "iterations",
+            "num_boost_round",
+            "n_estimators",
+            "num_trees",
+            "random_seed",
+            "random_state",
+            "loss_function",
+            "objective",
+            "cat_features",
+            "allow_writing_files",
+            "train_dir",
+            "verbose",
+            "verbose_eval",
+            "silent",
+            "logging_level",
+            "early_stopping_rounds",
+            "od_type",
+            "od_wait",
+            "use_best_model",
+        }
+    )
+
+    def fit(
+        self,
+        X_train: pd.DataFrame,
+        y_train: Any,
+        *,
+        features: FeatureSpec,
+        candidate: CandidateParams,
+        seed: int,
+        X_valid: pd.DataFrame | None = None,
+        y_valid: Any | None = None,
+        n_rounds: int | None = None,
+    ) -> CatBoostModel:
+        """Early-stop on (X_valid, y_valid) within max_rounds, or without them train n_rounds."""
+        from catboost import CatBoostClassifier, Pool
+
+        data = prepare_fit(
+            X_train, y_train, features=features, X_valid=X_valid, y_valid=y_valid, n_rounds=n_rounds
+        )
+        params: dict[str, Any] = {
+            "loss_function": "Logloss",
+            "random_seed": seed,
+            # CatBoost documents that thread_count changes speed, never results.
+            "thread_count": -1,
+            "allow_writing_files": False,
+            "logging_level": "Silent",
+            **candidate.params,
+            "iterations": data.n_rounds if data.n_rounds is not None else candidate.max_rounds,
+        }
+        model = CatBoostClassifier(**params)
+        train_pool = Pool(
+            _encode(data.X_train, features), data.y_train, cat_features=features.categorical
+        )
+        if data.X_valid is None:
+            model.fit(train_pool)
+        else:
+            valid_pool = Pool(
+                _encode(data.X_valid, features), data.y_valid, cat_features=features.categorical
+            )
+            model.fit(
+                train_pool,
+                eval_set=valid_pool,
+                early_stopping_rounds=candidate.early_stopping_rounds,
+                use_best_model=True,
+            )
+        # use_best_model shrinks the model to the best iteration, so its tree count is the answer.
+        return CatBoostModel(model, features=features, params=params)
+
+    def load(self, directory: Path) -> CatBoostModel:
+        """Read back what ``CatBoostModel.save`` wrote."""
+        from catboost import CatBoostClassifier
+
+        metadata = read_metadata(directory)
+        if metadata["adapter"] != self.name:
+            raise ValueError(f"{directory} holds a {metadata['adapter']} model, not {self.name}")
+        model = CatBoostClassifier()
+        model.load_model(str(Path(directory) / MODEL_FILE), format="cbm")
+        return CatBoostModel(
+            model,
+            features=FeatureSpec.model_validate(metadata["features"]),
+            params=metadata["params"],
+        )
+
+
+class CatBoostModel:
+    """A trained CatBoost binary classifier."""
+
+    adapter = CatBoostAdapter.name
+
+    def __init__(
+        self, model: CatBoostClassifier, *, features: FeatureSpec, params: dict[str, Any]
+    ) -> None:
+        self._model = model
+        self.features = features
+        self.params = params
+        self.best_iteration = int(model.tree_count_)
+
+    @property
+    def native(self) -> CatBoostClassifier:
+        """The underlying ``CatBoostClassifier``, for library-specific tooling."""
+        return self._model
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """1-D probability of the positive class; extra columns ignored, any column order."""
+        from catboost import Pool
+
+        pool = Pool(
+            _encode(self.features.select(X), self.features), cat_features=self.features.categorical
+        )
+        return np.asarray(self._model.predict_proba(pool)[:, 1], dtype=float)
+
+    def feature_importance(self) -> pd.Series:
+        """CatBoost's PredictionValuesChange per feature, as shares of the total."""
+        return normalised_importance(self._model.get_feature_importance(), self.features)
+
+    def save(self, directory: Path) -> None:
+        """``model.cbm`` plus the metadata json."""
+        import catboost
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._model.save_model(str(directory / MODEL_FILE), format="cbm")
+        write_metadata(
+            directory,
+            {
+                "adapter": self.adapter,
+                "library_version": catboost.__version__,
+                "model_file": MODEL_FILE,
+                "features": self.features.model_dump(),
+                "missing_category": MISSING_CATEGORY,
+                "best_iteration": self.best_iteration,
+                "params": self.params,
+            },
+        )
+
+
+def _encode(selected: pd.DataFrame, features: FeatureSpec) -> pd.DataFrame:
+    """Categorical columns as strings, missing mapped to ``MISSING_CATEGORY``.
+
+    Works in place on ``selected``, the private copy ``FeatureSpec.select`` returned.
+    """
+    for name in features.categorical:
+        selected[name] = categorical_as_strings(selected[name]).fillna(MISSING_CATEGORY)
+    return selected

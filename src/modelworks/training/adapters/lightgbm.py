@@ -1,0 +1,229 @@
+"""LightGBM behind the ModelAdapter contract: pandas categoricals fixed at training time."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from modelworks.training.adapters.base import (
+    CandidateParams,
+    normalised_importance,
+    prepare_fit,
+    read_metadata,
+    write_metadata,
+)
+from modelworks.training.features import FeatureSpec, categorical_as_strings
+
+if TYPE_CHECKING:
+    import lightgbm
+
+MODEL_FILE = "model.txt"
+
+_THREAD_ALIASES = frozenset({"num_threads", "num_thread", "nthread", "nthreads", "n_jobs"})
+_LAYOUT_PARAMS = frozenset({"force_row_wise", "force_col_wise"})
+
+
+class LightGBMAdapter:
+    """Trains ``lightgbm.Booster`` binary models (imported on first use, not at module import)."""
+
+    name = "lightgbm"
+    reserved_params = frozenset(
+        {
+            "objective",
+            "objective_type",
+            "app",
+            "application",
+            "loss",
+            "seed",
+            "random_seed",
+            "random_state",
+            "deterministic",
+            "verbose",
+            "verbosity",
+            "num_iterations",
+            "num_iteration",
+            "n_iter",
+            "num_tree",
+            "num_trees",
+            "num_round",
+            "num_rounds",
+            "nrounds",
+            "num_boost_round",
+            "n_estimators",
+            "max_iter",
+            "early_stopping_round",
+            "early_stopping_rounds",
+            "early_stopping",
+            "n_iter_no_change",
+            "categorical_feature",
+            "cat_feature",
+            "categorical_column",
+            "cat_column",
+            "categorical_features",
+        }
+    )
+
+    def fit(
+        self,
+        X_train: pd.DataFrame,
+        y_train: Any,
+        *,
+        features: FeatureSpec,
+        candidate: CandidateParams,
+        seed: int,
+        X_valid: pd.DataFrame | None = None,
+        y_valid: Any | None = None,
+        n_rounds: int | None = None,
+    ) -> LightGBMModel:
+        """Early-stop on (X_valid, y_valid) within max_rounds, or without them train n_rounds."""
+        import lightgbm
+
+        data = prepare_fit(
+            X_train, y_train, features=features, X_valid=X_valid, y_valid=y_valid, n_rounds=n_rounds
+        )
+        categories = {
+            name: sorted(categorical_as_strings(data.X_train[name]).dropna().unique())
+            for name in features.categorical
+        }
+        params: dict[str, Any] = {
+            "objective": "binary",
+            "seed": seed,
+            "deterministic": True,
+            "verbose": -1,
+        }
+        if not _THREAD_ALIASES & set(candidate.params):
+            # With deterministic=True results still depend on the thread count; it is recorded
+            # in ``params`` so a run can be reproduced exactly.
+            params["num_threads"] = _usable_cores()
+        if not _LAYOUT_PARAMS & set(candidate.params):
+            # LightGBM's advice for deterministic=True: fix the histogram layout.
+            params["force_row_wise"] = True
+        params.update(candidate.params)
+
+        train_set = lightgbm.Dataset(
+            _encode(data.X_train, categories),
+            label=data.y_train,
+            categorical_feature=features.categorical or "auto",
+        )
+        if data.X_valid is None:
+            assert data.n_rounds is not None  # prepare_fit guarantees one or the other
+            booster = lightgbm.train(params, train_set, num_boost_round=data.n_rounds)
+            best_iteration = booster.current_iteration()
+        else:
+            valid_set = lightgbm.Dataset(
+                _encode(data.X_valid, categories), label=data.y_valid, reference=train_set
+            )
+            booster = lightgbm.train(
+                params,
+                train_set,
+                num_boost_round=candidate.max_rounds,
+                valid_sets=[valid_set],
+                valid_names=["valid"],
+                callbacks=[lightgbm.early_stopping(candidate.early_stopping_rounds, verbose=False)],
+            )
+            best_iteration = booster.best_iteration or booster.current_iteration()
+        return LightGBMModel(
+            booster,
+            features=features,
+            categories=categories,
+            best_iteration=best_iteration,
+            params=params,
+        )
+
+    def load(self, directory: Path) -> LightGBMModel:
+        """Read back what ``LightGBMModel.save`` wrote."""
+        import lightgbm
+
+        metadata = read_metadata(directory)
+        if metadata["adapter"] != self.name:
+            raise ValueError(f"{directory} holds a {metadata['adapter']} model, not {self.name}")
+        booster = lightgbm.Booster(model_file=str(Path(directory) / MODEL_FILE))
+        return LightGBMModel(
+            booster,
+            features=FeatureSpec.model_validate(metadata["features"]),
+            categories=metadata["categories"],
+            best_iteration=int(metadata["best_iteration"]),
+            params=metadata["params"],
+        )
+
+
+class LightGBMModel:
+    """A trained LightGBM binary classifier that predicts with its best iteration."""
+
+    adapter = LightGBMAdapter.name
+
+    def __init__(
+        self,
+        booster: lightgbm.Booster,
+        *,
+        features: FeatureSpec,
+        categories: dict[str, list[str]],
+        best_iteration: int,
+        params: dict[str, Any],
+    ) -> None:
+        self._booster = booster
+        self.features = features
+        self.categories = categories
+        self.best_iteration = best_iteration
+        self.params = params
+
+    @property
+    def native(self) -> lightgbm.Booster:
+        """The underlying ``lightgbm.Booster``, for library-specific tooling."""
+        return self._booster
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """1-D probability of the positive class; categories unseen in training count as missing."""
+        encoded = _encode(self.features.select(X), self.categories)
+        return np.asarray(
+            self._booster.predict(encoded, num_iteration=self.best_iteration), dtype=float
+        )
+
+    def feature_importance(self) -> pd.Series:
+        """Total split gain per feature over the kept rounds, as shares of the total."""
+        gain = self._booster.feature_importance(
+            importance_type="gain", iteration=self.best_iteration
+        )
+        return normalised_importance(gain, self.features)
+
+    def save(self, directory: Path) -> None:
+        """``model.txt`` (only the kept rounds) plus the metadata json with the category sets."""
+        import lightgbm
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._booster.save_model(str(directory / MODEL_FILE), num_iteration=self.best_iteration)
+        write_metadata(
+            directory,
+            {
+                "adapter": self.adapter,
+                "library_version": lightgbm.__version__,
+                "model_file": MODEL_FILE,
+                "features": self.features.model_dump(),
+                "categories": self.categories,
+                "best_iteration": self.best_iteration,
+                "params": self.params,
+            },
+        )
+
+
+def _usable_cores() -> int:
+    # Cores this process may run on, not the host's: oversubscribed OpenMP threads spin.
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _encode(selected: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFrame:
+    """Categorical columns as pandas ``category`` with the training category set.
+
+    Works in place on ``selected``, the private copy ``FeatureSpec.select`` returned. Values
+    outside the training set become NaN, which LightGBM treats as missing rather than failing.
+    """
+    for name, known in categories.items():
+        selected[name] = pd.Categorical(categorical_as_strings(selected[name]), categories=known)
+    return selected

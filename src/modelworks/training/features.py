@@ -1,0 +1,73 @@
+"""Which columns a model reads, and how categorical values look before a library sees them."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+from pydantic import model_validator
+
+from modelworks.params import StrictModel
+
+
+class FeatureSpec(StrictModel):
+    """The model's input columns: numeric ones are read as floats, categorical ones as labels."""
+
+    numeric: list[str] = []
+    categorical: list[str] = []
+
+    @model_validator(mode="after")
+    def _names_are_unique(self) -> FeatureSpec:
+        repeated = sorted(name for name, count in Counter(self.columns).items() if count > 1)
+        if repeated:
+            raise ValueError(
+                f"feature names must be unique across numeric and categorical; repeated: {repeated}"
+            )
+        return self
+
+    @property
+    def columns(self) -> list[str]:
+        """All feature columns, numeric first, in the order a model sees them."""
+        return [*self.numeric, *self.categorical]
+
+    def select(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The feature columns of ``frame`` in model order; extra columns are ignored.
+
+        Numeric columns come back as float64 (nullable integers become NaN where missing) so a
+        batch whose dtypes drifted (int vs float) still reads the same as the training data.
+        """
+        if not self.columns:
+            raise ValueError("FeatureSpec has no columns: list at least one numeric or categorical")
+        missing = [name for name in self.columns if name not in frame.columns]
+        if missing:
+            raise ValueError(f"missing feature columns: {missing}")
+        selected = frame.loc[:, self.columns].copy()
+        for name in self.numeric:
+            try:
+                selected[name] = selected[name].astype("float64")
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"numeric feature {name!r} (dtype {frame[name].dtype}) "
+                    f"cannot be read as float: {exc}"
+                ) from None
+        return selected
+
+
+def categorical_as_strings(values: pd.Series) -> pd.Series:
+    """Categorical values as strings, missing kept as NaN.
+
+    Strings make a category mean the same at training and scoring time whatever dtype the
+    batch arrives in: a code column that gained a missing value turns int into float, and
+    3 and 3.0 must still be one category ("3").
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    labels = np.array([_label(value) for value in uniques] + [np.nan], dtype=object)
+    # code -1 (missing) indexes the trailing NaN
+    return pd.Series(labels[codes], index=values.index, name=values.name, dtype=object)
+
+
+def _label(value: object) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)

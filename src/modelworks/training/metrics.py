@@ -1,0 +1,93 @@
+"""Binary-classification metrics for one fold, and their summary over folds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+METRIC_NAMES = ("roc_auc", "pr_auc", "log_loss", "brier", "ks")
+
+
+def binary_classification_metrics(y_true: Any, y_score: Any) -> dict[str, float]:
+    """roc_auc, pr_auc (average precision), log_loss, brier and ks of probability scores.
+
+    ks is the Kolmogorov-Smirnov statistic: the largest distance between the empirical score
+    CDFs of the positives and the negatives (0 = no separation, 1 = perfect).
+    """
+    # scikit-learn is imported on use: it takes seconds, and importing modelworks.training
+    # (as every Kedro session does) should not.
+    from sklearn.metrics import (
+        average_precision_score,
+        brier_score_loss,
+        log_loss,
+        roc_auc_score,
+    )
+
+    y, p = check_binary_scores(y_true, y_score)
+    return {
+        "roc_auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "log_loss": float(log_loss(y, p, labels=[0, 1])),
+        "brier": float(brier_score_loss(y, p)),
+        "ks": ks_statistic(y, p),
+    }
+
+
+def ks_statistic(y_true: np.ndarray, y_score: np.ndarray) -> float:
+    """Max |F_pos(t) - F_neg(t)| over thresholds t, for validated 0/1 labels and scores."""
+    from sklearn.metrics import roc_curve
+
+    # tpr - fpr at a threshold t is F_neg(t-) - F_pos(t-), so the ROC points carry every
+    # value the CDF difference takes.
+    fpr, tpr, _ = roc_curve(y_true, y_score, drop_intermediate=False)
+    return float(np.max(np.abs(tpr - fpr)))
+
+
+def summarise_folds(fold_metrics: list[dict[str, float]]) -> dict[str, float]:
+    """``<metric>_mean`` and ``<metric>_std`` (population std, ddof=0) over folds."""
+    if not fold_metrics:
+        raise ValueError("summarise_folds needs the metrics of at least one fold")
+    names = list(fold_metrics[0])
+    for index, fold in enumerate(fold_metrics[1:], start=1):
+        if set(fold) != set(names):
+            raise ValueError(
+                f"fold {index} has metrics {sorted(fold)}, fold 0 has {sorted(names)}; "
+                "every fold must report the same metrics"
+            )
+    summary: dict[str, float] = {}
+    for name in names:
+        values = np.array([fold[name] for fold in fold_metrics], dtype=float)
+        summary[f"{name}_mean"] = float(values.mean())
+        summary[f"{name}_std"] = float(values.std(ddof=0))
+    return summary
+
+
+def check_binary_scores(y_true: Any, y_score: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Labels as 0/1 ints and scores as floats in [0, 1], or a ValueError saying what is wrong."""
+    y = np.asarray(y_true)
+    p = np.asarray(y_score, dtype=float)
+    if y.ndim != 1 or p.ndim != 1:
+        raise ValueError(
+            f"y_true and y_score must be 1-D, got shapes {y.shape} and {p.shape} "
+            "(pass the positive-class probability only)"
+        )
+    if len(y) != len(p):
+        raise ValueError(f"y_true has {len(y)} values but y_score has {len(p)}")
+    if len(y) == 0:
+        raise ValueError("y_true and y_score are empty")
+    if not np.isin(y, [0, 1]).all():
+        found = sorted({str(v) for v in np.unique(y[~np.isin(y, [0, 1])])})[:5]
+        raise ValueError(f"y_true must hold binary labels 0/1; found {found}")
+    counts = np.bincount(y.astype(np.int64), minlength=2)
+    if counts.min() == 0:
+        raise ValueError(
+            f"y_true must contain both classes; got {counts[0]} negatives and {counts[1]} positives"
+        )
+    if not np.isfinite(p).all():
+        raise ValueError(f"y_score has {int((~np.isfinite(p)).sum())} NaN or infinite values")
+    if p.min() < 0 or p.max() > 1:
+        raise ValueError(
+            f"y_score must be probabilities in [0, 1]; got range [{p.min():.4g}, {p.max():.4g}]"
+        )
+    return y.astype(np.int64), p

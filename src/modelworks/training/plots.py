@@ -1,0 +1,104 @@
+"""Evaluation figures for one model each; the caller decides where they are logged or saved.
+
+Figures are built as ``matplotlib.figure.Figure`` on an Agg canvas rather than through
+``pyplot``: no global backend switch for whoever imports this, and nothing kept alive in
+pyplot's figure registry when a pipeline makes hundreds of them. matplotlib and scikit-learn
+are imported on first use so that importing modelworks.training stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from modelworks.training.metrics import check_binary_scores
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+_REFERENCE: dict[str, Any] = {"color": "grey", "linestyle": "--", "linewidth": 1}
+
+
+def roc_curve_figure(y: Any, p: Any, *, label: str) -> Figure:
+    """ROC curve against the chance diagonal; title ``ROC (AUC 0.781)``."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    labels, scores = check_binary_scores(y, p)
+    fpr, tpr, _ = roc_curve(labels, scores)
+    figure, ax = _new_figure((5.5, 5))
+    ax.plot(fpr, tpr, label=label)
+    ax.plot([0, 1], [0, 1], label="chance", **_REFERENCE)
+    ax.set(xlabel="False positive rate", ylabel="True positive rate", xlim=(0, 1), ylim=(0, 1))
+    ax.set_title(f"ROC (AUC {roc_auc_score(labels, scores):.3f})")
+    ax.legend(loc="lower right")
+    return figure
+
+
+def precision_recall_figure(y: Any, p: Any, *, label: str) -> Figure:
+    """Precision-recall curve against the prevalence line; title ``Precision-recall (AP 0.412)``."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    labels, scores = check_binary_scores(y, p)
+    precision, recall, _ = precision_recall_curve(labels, scores)
+    prevalence = float(labels.mean())
+    figure, ax = _new_figure((5.5, 5))
+    ax.plot(recall, precision, drawstyle="steps-post", label=label)
+    ax.axhline(prevalence, label=f"prevalence {prevalence:.3f}", **_REFERENCE)
+    ax.set(xlabel="Recall", ylabel="Precision", xlim=(0, 1), ylim=(0, 1.02))
+    ax.set_title(f"Precision-recall (AP {average_precision_score(labels, scores):.3f})")
+    ax.legend(loc="upper right")
+    return figure
+
+
+def calibration_figure(y: Any, p: Any, *, label: str, n_bins: int = 10) -> Figure:
+    """Observed positive rate per score bin vs the diagonal; title ``Calibration (Brier 0.123)``.
+
+    Bins are score quantiles, so each point rests on about the same number of rows even when
+    scores crowd near zero, as they do for rare events.
+    """
+    if n_bins < 2:
+        raise ValueError(f"n_bins must be at least 2, got {n_bins}")
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import brier_score_loss
+
+    labels, scores = check_binary_scores(y, p)
+    observed, predicted = calibration_curve(labels, scores, n_bins=n_bins, strategy="quantile")
+    figure, ax = _new_figure((5.5, 5))
+    ax.plot(predicted, observed, marker="o", label=label)
+    ax.plot([0, 1], [0, 1], label="perfectly calibrated", **_REFERENCE)
+    ax.set(xlabel="Mean predicted probability", ylabel="Observed positive rate")
+    ax.set(xlim=(0, 1), ylim=(0, 1))
+    ax.set_title(f"Calibration (Brier {brier_score_loss(labels, scores):.3f})")
+    ax.legend(loc="upper left")
+    return figure
+
+
+def feature_importance_figure(importance: pd.Series, *, top: int = 25) -> Figure:
+    """Horizontal bars of the ``top`` most important features, largest at the top."""
+    if top < 1:
+        raise ValueError(f"top must be at least 1, got {top}")
+    if importance.empty:
+        raise ValueError("importance is empty: no features to plot")
+    shown = importance.sort_values(ascending=False).head(top)
+    figure, ax = _new_figure((7, max(2.5, 0.3 * len(shown) + 1.2)))
+    positions = np.arange(len(shown))
+    ax.barh(positions, shown.to_numpy(dtype=float)[::-1])
+    ax.set_yticks(positions, [str(name) for name in shown.index[::-1]])
+    ax.set_xlabel("Share of total importance")
+    if len(shown) < len(importance):
+        ax.set_title(f"Feature importance (top {len(shown)} of {len(importance)})")
+    else:
+        ax.set_title("Feature importance")
+    return figure
+
+
+def _new_figure(size: tuple[float, float]) -> tuple[Figure, Axes]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=size, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure, figure.add_subplot()

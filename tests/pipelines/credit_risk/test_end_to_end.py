@@ -1,0 +1,174 @@
+"""credit_risk end to end, on small generated data, in a temporary copy of the project.
+
+Run 1 goes through `dvc repro` on an unshifted scoring batch; run 2 (`kedro run`) injects a
+shift and trains deliberately weak candidates; run 3 feeds the gate a corrupted table.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from tests.project import copy_project, edit_params, run_in
+
+pytestmark = pytest.mark.e2e
+
+MODEL = "credit_risk"
+N_SPLITS = 3
+
+
+def _small(params: dict[str, Any]) -> None:
+    params["generator"].update(n_loans=6000, history_days=300)
+    params["training"].update(n_splits=N_SPLITS, holdout_days=45)
+    for candidate in params["training"]["candidates"].values():
+        candidate["max_rounds"] = 300
+
+
+def _client(root: Path) -> MlflowClient:
+    uri = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _report(root: Path, name: str) -> dict[str, Any]:
+    return json.loads((root / "data" / "08_reporting" / MODEL / name).read_text())
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = copy_project(tmp_path_factory.mktemp("credit_risk") / "project")
+    edit_params(root, MODEL, _small)
+    run_in(root, ["dvc", "repro"])
+    return root
+
+
+@pytest.fixture(scope="module")
+def second_run(first_run: Path) -> Path:
+    weak = ",".join(
+        [
+            "credit_risk.generator.shift.enabled=true",
+            "credit_risk.training.candidates.catboost.max_rounds=2",
+            "credit_risk.training.candidates.catboost.params.learning_rate=0.001",
+            "credit_risk.training.candidates.lightgbm.max_rounds=2",
+            "credit_risk.training.candidates.lightgbm.params.learning_rate=0.001",
+        ]
+    )
+    run_in(first_run, ["kedro", "run", "--pipelines", MODEL, "--params", weak])
+    return first_run
+
+
+def test_first_run_makes_a_champion(first_run: Path) -> None:
+    client = _client(first_run)
+    champion = client.get_model_version_by_alias(MODEL, "champion")
+    assert str(champion.version) == "1"
+    assert champion.tags["promotion.decision"] == "promoted"
+    metrics = _report(first_run, "holdout_metrics.json")
+    assert metrics["holdout_roc_auc"] > 0.65
+    assert champion.tags["holdout.roc_auc"] == f"{metrics['holdout_roc_auc']:.6f}"
+
+
+def test_one_nested_run_per_fold(first_run: Path) -> None:
+    client = _client(first_run)
+    experiment = client.get_experiment_by_name("modelworks")
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    candidates = [r for r in runs if r.data.tags.get("modelworks.role") == "candidate"]
+    assert {r.data.tags["modelworks.candidate"] for r in candidates} == {"catboost", "lightgbm"}
+    for candidate in candidates:
+        folds = [
+            r
+            for r in runs
+            if r.data.tags.get("mlflow.parentRunId") == candidate.info.run_id
+            and r.data.tags.get("modelworks.role") == "fold"
+        ]
+        assert sorted(int(r.data.tags["modelworks.fold"]) for r in folds) == list(range(N_SPLITS))
+        assert all("roc_auc" in r.data.metrics for r in folds)
+        pipeline_run = candidate.data.tags["mlflow.parentRunId"]
+        assert client.get_run(pipeline_run).data.tags["mlflow.runName"] == "credit_risk_train"
+        artifacts = {a.path for a in client.list_artifacts(candidate.info.run_id, "plots")}
+        assert {f"plots/{p}.png" for p in ("roc", "precision_recall", "calibration")} <= artifacts
+
+
+def test_dvc_status_is_clean_after_repro(first_run: Path) -> None:
+    result = run_in(first_run, ["dvc", "status"])
+    assert "up to date" in result.stdout
+
+
+def test_unshifted_batch_shows_no_drift(first_run: Path) -> None:
+    summary = _report(first_run, "drift_summary.json")
+    assert summary["n_current"] > 0
+    assert summary["drift_detected"] is False
+    assert (first_run / "data" / "08_reporting" / MODEL / "drift_report.html").is_file()
+
+
+def test_point_in_time_training_set(first_run: Path) -> None:
+    """No feature value stamped after a loan's application time reaches that loan's row."""
+    training = pd.read_parquet(
+        first_run / "data" / "05_model_input" / MODEL / "training_set.parquet"
+    )
+    history = pd.read_parquet(
+        first_run / "data" / "04_feature" / MODEL / "borrower_repayment_history.parquet"
+    )
+    rows = training[["loan_id", "borrower_id", "applied_at", "payments_count_90d"]]
+    joined = rows.merge(history, on="borrower_id", suffixes=("", "_fv"))
+    known = joined[joined["event_timestamp"] <= joined["applied_at"]]
+    window = known[known["event_timestamp"] >= known["applied_at"] - pd.Timedelta(days=90)]
+    expected = (
+        window.sort_values("event_timestamp")
+        .groupby("loan_id")["payments_count_90d_fv"]
+        .last()
+        .reindex(rows["loan_id"])
+    )
+    actual = rows.set_index("loan_id")["payments_count_90d"]
+    pd.testing.assert_series_equal(
+        actual.astype("float64"), expected.astype("float64"), check_names=False
+    )
+    # the loans' own repayments come after their application, so they are never visible
+    assert training["payments_count_90d"].notna().any()
+
+
+def test_second_run_with_worse_model_keeps_champion(second_run: Path) -> None:
+    client = _client(second_run)
+    assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
+    challenger = client.get_model_version(MODEL, "2")
+    assert challenger.tags["promotion.decision"] == "rejected"
+    assert "does not beat champion v1" in challenger.tags["promotion.reason"]
+    decision = _report(second_run, "registry_decision.json")
+    assert decision["promoted"] is False
+    assert decision["challenger_score"] < decision["champion_score"]
+
+
+def test_shifted_batch_is_flagged(second_run: Path) -> None:
+    summary = _report(second_run, "drift_summary.json")
+    assert summary["drift_detected"] is True
+    drifted = {f["feature"] for f in summary["features"] if f["verdict"] == "critical"}
+    assert drifted & {"acquisition_channel", "amount", "monthly_income", "device_os"}
+
+
+def test_failed_gate_stops_before_anything_is_trained(second_run: Path) -> None:
+    root = second_run
+    raw = root / "data" / "01_raw" / MODEL / "loans.parquet"
+    loans = pd.read_parquet(raw)
+    bad = loans.copy()
+    bad.loc[bad.index[:3], "amount"] = -50.0
+    bad.to_parquet(raw)
+    training_set = root / "data" / "05_model_input" / MODEL / "training_set.parquet"
+    before = training_set.stat().st_mtime_ns
+    versions_before = len(_client(root).search_model_versions(f"name='{MODEL}'"))
+
+    result = run_in(root, ["kedro", "run", "--pipelines", "credit_risk_train"], check=False)
+
+    assert result.returncode != 0
+    assert "loans.amount" in result.stderr
+    assert "expect_column_values_to_be_between" in result.stderr
+    report = _report(root, "validation_report.json")
+    assert report["success"] is False
+    assert any(
+        f["table"] == "loans" and f["column"] == "amount" and -50.0 in f["sample_values"]
+        for f in report["failures"]
+    )
+    assert training_set.stat().st_mtime_ns == before
+    assert len(_client(root).search_model_versions(f"name='{MODEL}'")) == versions_before

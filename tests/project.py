@@ -1,0 +1,74 @@
+"""Temporary copies of the project, so tests never touch the user's mlruns/ or data/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+_SKIP = {".git", ".venv", "mlruns", "data", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+
+
+def copy_project(destination: Path) -> Path:
+    """Copy code, conf and the empty data layers into ``destination``, as a git work tree."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for entry in REPO_ROOT.iterdir():
+        if entry.name in _SKIP or entry.name.endswith(".egg-info"):
+            continue
+        target = destination / entry.name
+        if entry.is_dir():
+            shutil.copytree(entry, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(entry, target)
+    for layer in (REPO_ROOT / "data").glob("0*"):
+        (destination / "data" / layer.name).mkdir(parents=True, exist_ok=True)
+    (destination / "mlruns").mkdir(exist_ok=True)
+    (destination / "conf" / "local").mkdir(parents=True, exist_ok=True)
+    # lineage and DVC want a repository; a throwaway one keeps the user's untouched
+    git = ["git", "-c", "user.name=modelworks-tests", "-c", "user.email=tests@modelworks.invalid"]
+    subprocess.run([*git, "init", "-q"], cwd=destination, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=destination, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "test copy"], cwd=destination, check=True)
+    return destination
+
+
+def project_env(root: Path) -> dict[str, str]:
+    """Environment for commands in a project copy: its code first, the venv's tools on PATH."""
+    # A tracking or registry URI exported by the test process must not redirect the copy's runs.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = os.pathsep.join([str(root), str(root / "src")])
+    env["KEDRO_DISABLE_TELEMETRY"] = "1"
+    env["DO_NOT_TRACK"] = "1"
+    return env
+
+
+def run_in(
+    root: Path, args: Sequence[str], *, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run a command in the project copy; on unexpected failure show its output."""
+    result = subprocess.run(
+        list(args), cwd=root, env=project_env(root), capture_output=True, text=True
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(args)} exited {result.returncode}\n--- stdout\n{result.stdout[-6000:]}"
+            f"\n--- stderr\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+def edit_params(root: Path, use_case: str, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Change ``conf/base/parameters/<use_case>.yml`` in a project copy."""
+    path = root / "conf" / "base" / "parameters" / f"{use_case}.yml"
+    params = yaml.safe_load(path.read_text())
+    edit(params[use_case])
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
