@@ -10,6 +10,8 @@ PYTHON ?= python3.11
 # Kedro's telemetry calls the network; modelworks never sends it.
 export KEDRO_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
+# DVC stages call `kedro`; they find the project's own.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: help setup run test lint format typecheck repro ui clean
 
@@ -27,7 +29,7 @@ setup: $(STAMP) ## Create .venv with the pinned versions (skipped when nothing c
 run: setup ## Set up, then run every use case on embedded defaults (kedro run)
 	$(BIN)/kedro run
 
-test: setup ## Set up, then run the whole test suite
+test: setup lint typecheck ## Set up, then lint, type-check and run the whole test suite
 	$(BIN)/pytest
 
 lint: setup ## ruff check + format check

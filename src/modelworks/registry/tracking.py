@@ -82,7 +82,8 @@ def log_probability_model(
     from mlflow.models import infer_signature
 
     import modelworks
-    from modelworks.serving.pyfunc import MODEL_ARTIFACT, ProbabilityModel
+    from modelworks.serving import model_code
+    from modelworks.serving.pyfunc import MODEL_ARTIFACT
 
     inputs = fitted.features.select(example)
     signature = infer_signature(inputs, fitted.predict_proba(inputs))
@@ -90,7 +91,7 @@ def log_probability_model(
         fitted.save(Path(tmp))
         info = mlflow.pyfunc.log_model(
             name=artifact_name,
-            python_model=ProbabilityModel(),
+            python_model=model_code.__file__,
             artifacts={MODEL_ARTIFACT: tmp},
             signature=signature,
             input_example=inputs.head(5),

@@ -11,7 +11,7 @@ _FLOATING = frozenset({"double", "float"})
 
 
 def conform_to_schema(frame: pd.DataFrame, schema: Any) -> pd.DataFrame:
-    """``frame`` with every column the schema declares as floating point cast to float64.
+    """The schema's columns of ``frame``, those declared floating point cast to float64.
 
     Numeric features are logged as double (a column of counts turns float as soon as it has a
     gap), and MLflow refuses int64 for a double column, although no value changes.
@@ -23,14 +23,16 @@ def conform_to_schema(frame: pd.DataFrame, schema: Any) -> pd.DataFrame:
         for spec in schema.inputs
         if spec.name in frame.columns and str(getattr(spec.type, "name", "")) in _FLOATING
     ]
-    return frame.astype(dict.fromkeys(floating, "float64")) if floating else frame
+    columns = [name for name in schema.input_names() if name in frame.columns]
+    return frame[columns].astype(dict.fromkeys(floating, "float64"))
 
 
 class ProbabilityModel(PythonModel):
     """Scores complete feature rows with the probability of the positive class.
 
-    The fitted model travels as an artifact in its library's native format (not a pickle of
-    this object), so the MLflow model stays loadable across library patch releases.
+    The fitted model travels as an artifact in its library's native format and this class as
+    code (``model_code.py``), never as a pickle, so the MLflow model stays loadable across
+    library patch releases.
     """
 
     def load_context(self, context: Any) -> None:

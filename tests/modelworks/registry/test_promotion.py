@@ -7,7 +7,12 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
-from modelworks.registry.promotion import CHAMPION, PREVIOUS_CHAMPION, register_and_promote
+from modelworks.registry.promotion import (
+    CHAMPION,
+    PREVIOUS_CHAMPION,
+    register_and_promote,
+    score_version,
+)
 from modelworks.registry.tracking import log_probability_model
 from modelworks.training import CandidateParams, FeatureSpec, get_adapter
 
@@ -83,3 +88,14 @@ def test_logged_model_predicts_probabilities_through_pyfunc(tracking: MlflowClie
     scores = np.asarray(model.predict(frame))
     assert scores.shape == (2,) and ((scores > 0) & (scores < 1)).all()
     assert model.metadata.get_input_schema().input_names() == ["x", "c"]
+
+
+def test_registered_version_scores_integer_columns_logged_as_double(
+    tracking: MlflowClient,
+) -> None:
+    decision = _promote(0.7, None)
+    as_float = pd.DataFrame({"x": [0.0, 3.0], "c": ["a", "b"], "loan_id": [7, 8]})
+    as_int = as_float.astype({"x": "int64"})
+    by_float = np.asarray(score_version("m", decision.version, as_float))
+    by_int = np.asarray(score_version("m", decision.version, as_int))
+    np.testing.assert_array_equal(by_float, by_int)

@@ -1,7 +1,8 @@
 """credit_risk end to end, on small generated data, in a temporary copy of the project.
 
 Run 1 goes through `dvc repro` on an unshifted scoring batch; run 2 (`kedro run`) injects a
-shift and trains deliberately weak candidates; run 3 feeds the gate a corrupted table.
+shift and trains deliberately weak candidates; run 3 feeds the gate a corrupted table. A
+separate copy trains on CSV files supplied through the catalog instead of the generator.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 from mlflow import MlflowClient
 
+from pipelines.credit_risk.generator import GeneratorParams, generate_credit_data
 from tests.project import copy_project, edit_params, run_in
 
 pytestmark = pytest.mark.e2e
@@ -146,6 +149,39 @@ def test_shifted_batch_is_flagged(second_run: Path) -> None:
     assert summary["drift_detected"] is True
     drifted = {f["feature"] for f in summary["features"] if f["verdict"] == "critical"}
     assert drifted & {"acquisition_channel", "amount", "monthly_income", "device_os"}
+
+
+def test_own_csv_files_train_through_the_same_pipeline(tmp_path: Path) -> None:
+    root = copy_project(tmp_path / "project")
+    edit_params(root, MODEL, _small)
+    sources = tmp_path / "lender"
+    sources.mkdir()
+    tables = generate_credit_data(GeneratorParams(seed=7, n_loans=6000, history_days=300))
+    catalog = {}
+    for table, frame in tables.items():
+        path = sources / f"{table}.csv"
+        frame.to_csv(path, index=False)
+        timestamps = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
+        catalog[f"{MODEL}.raw_{table}"] = {
+            "type": "modelworks.io.SourceTableDataset",
+            "filepath": str(path),
+            "timestamps": timestamps,
+        }
+    (root / "conf" / "local" / "catalog.yml").write_text(yaml.safe_dump(catalog))
+    supplied = {path.name: path.read_bytes() for path in sources.iterdir()}
+
+    run_in(root, ["kedro", "run", "--pipelines", "credit_risk_train"])
+
+    champion = _client(root).get_model_version_by_alias(MODEL, "champion")
+    assert float(champion.tags["holdout.roc_auc"]) > 0.65
+    training = pd.read_parquet(root / "data" / "05_model_input" / MODEL / "training_set.parquet")
+    assert sorted(training["loan_id"]) == sorted(tables["loans"]["loan_id"])
+
+    # The whole pipeline would regenerate the raw tables: it stops instead of overwriting them.
+    result = run_in(root, ["kedro", "run", "--pipelines", MODEL], check=False)
+    assert result.returncode != 0
+    assert "source table you supplied" in result.stdout + result.stderr
+    assert {path.name: path.read_bytes() for path in sources.iterdir()} == supplied
 
 
 def test_failed_gate_stops_before_anything_is_trained(second_run: Path) -> None:
