@@ -1,19 +1,17 @@
 """Kedro project settings."""
 
+import logging
 import os
-import warnings
 
-# Notices raised inside pinned third-party libraries say nothing a user can act on. The filters
-# come before the imports below, which import kedro-mlflow and MLflow.
-for _module in ("kedro_mlflow", "mlflow", "great_expectations", "ibis", "kedro.validation"):
-    warnings.filterwarnings("ignore", category=DeprecationWarning, module=_module)
-warnings.filterwarnings("ignore", message=".*load_module.*", category=DeprecationWarning)
-warnings.filterwarnings("ignore", message=".*[Pp]ydantic.*", category=DeprecationWarning)
-warnings.filterwarnings("ignore", message=".*class-based `config` is deprecated.*")
-warnings.filterwarnings("ignore", message=".*type hints to the `predict` method.*")
-warnings.filterwarnings("ignore", message=".*noload.*")
-# MLflow draws a progress bar for every artifact it reads back; in a pipeline log it is noise.
+from modelworks.logs import LibraryNoticeFilter
+
+# Kedro logs warnings through "py.warnings"; libraries' deprecation notices stay out of the log.
+# Added before the imports below, which raise some of them.
+logging.getLogger("py.warnings").addFilter(LibraryNoticeFilter())
+# MLflow draws a progress bar for every artifact it reads back and logs each input-example check;
+# in a pipeline log both are noise.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
 from kedro.config import OmegaConfigLoader  # noqa: E402
 
