@@ -1,0 +1,1 @@
+"""On-demand benchmarks (``make bench``); each module writes ``benchmarks/results/<name>.json``."""

@@ -1,0 +1,107 @@
+"""What every benchmark shares: isolated measurement of time and peak memory, and results files.
+
+Each measured call runs in a fresh spawned process, so its peak resident memory is its own and
+not the high-water mark of whatever ran before it in the benchmark. Timings from one run are
+compared with each other (ratios), never with figures taken on another day: the machine is
+shared and noisy.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import platform
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Wall time of the call and the peak resident memory of the process that made it."""
+
+    seconds: float
+    peak_mb: float
+    result: Any = None
+
+
+def _child(
+    func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], pipe: Any
+) -> None:
+    try:
+        start = time.perf_counter()
+        result = func(*args, **kwargs)
+        seconds = time.perf_counter() - start
+        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        pipe.send(("ok", seconds, peak_kb / 1024, result))
+    except BaseException as exc:  # reported to the parent, which raises it
+        pipe.send(("error", 0.0, 0.0, f"{type(exc).__name__}: {exc}"))
+    finally:
+        pipe.close()
+
+
+def measure(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Measurement:
+    """Run ``func(*args, **kwargs)`` in a fresh process; its time, peak memory and result.
+
+    ``func`` must be importable by name (a module-level function) and its result picklable.
+    The peak includes the interpreter and the imports ``func`` makes, as a user would see it.
+    """
+    context = mp.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(func, args, kwargs, send))
+    process.start()
+    send.close()
+    status, seconds, peak_mb, result = receive.recv()
+    process.join()
+    if status != "ok":
+        raise RuntimeError(f"{getattr(func, '__name__', func)} failed in its process: {result}")
+    return Measurement(seconds=seconds, peak_mb=peak_mb, result=result)
+
+
+def machine() -> dict[str, Any]:
+    """Where the figures were taken."""
+    import os
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
+        "taken_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def write_results(name: str, payload: dict[str, Any], markdown: str) -> Path:
+    """``benchmarks/results/<name>.json`` (payload + machine) and ``<name>.md`` (a table)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    document = {"benchmark": name, "machine": machine(), **payload}
+    path.write_text(json.dumps(document, indent=2, default=_plain) + "\n")
+    (RESULTS / f"{name}.md").write_text(markdown.rstrip() + "\n")
+    return path
+
+
+def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    """A GitHub table; floats with three significant decimals."""
+
+    def cell(value: Any) -> str:
+        return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Measurement):
+        return asdict(value)
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
