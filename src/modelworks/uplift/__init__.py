@@ -1,0 +1,98 @@
+"""Uplift modelling: which rows a treatment changes, and whom to treat.
+
+Use-case-agnostic pieces for a randomised treatment (1 = treated, 0 = control) and a binary
+outcome, optionally worth a value: metrics (Qini, uplift at k, deciles, profitability),
+S- and T-learners over any registered model adapter with cross-validation, a tree that
+explains who is persuadable, figures, and a production targeting policy with random holdouts.
+Like ``modelworks.training``, nothing here talks to MLflow, and LightGBM, CatBoost,
+scikit-learn and matplotlib are imported only when used.
+"""
+
+from modelworks.uplift.cv import UpliftCVResult, cross_validate_uplift, uplift_folds
+from modelworks.uplift.explain import UpliftExplanation, explain_uplift
+from modelworks.uplift.learners import (
+    LEARNERS,
+    TREATMENT_FEATURE,
+    UPLIFT_METADATA_FILE,
+    SLearnerModel,
+    TLearnerModel,
+    UpliftCandidateParams,
+    UpliftData,
+    UpliftModel,
+    fit_uplift_model,
+    load_uplift_model,
+)
+from modelworks.uplift.metrics import (
+    average_treatment_effect,
+    check_uplift_inputs,
+    decile_of,
+    incremental_profit_curve,
+    perfect_uplift_score,
+    profit_metrics,
+    profitable_fraction,
+    qini_coefficient,
+    qini_curve,
+    revenue_uplift_by_decile,
+    uplift_at,
+    uplift_at_k,
+    uplift_by_decile,
+    uplift_metrics,
+)
+from modelworks.uplift.plots import (
+    qini_figure,
+    revenue_uplift_by_decile_figure,
+    uplift_by_decile_figure,
+    uplift_segments_figure,
+)
+from modelworks.uplift.policy import (
+    HOLDOUT_CONTROL,
+    HOLDOUT_TREATED,
+    TARGETED,
+    TargetingPolicy,
+    assign_treatments,
+    holdout_uplift_by_decile,
+    holdout_uplift_summary,
+)
+
+__all__ = [
+    "HOLDOUT_CONTROL",
+    "HOLDOUT_TREATED",
+    "LEARNERS",
+    "TARGETED",
+    "TREATMENT_FEATURE",
+    "UPLIFT_METADATA_FILE",
+    "SLearnerModel",
+    "TLearnerModel",
+    "TargetingPolicy",
+    "UpliftCVResult",
+    "UpliftCandidateParams",
+    "UpliftData",
+    "UpliftExplanation",
+    "UpliftModel",
+    "assign_treatments",
+    "average_treatment_effect",
+    "check_uplift_inputs",
+    "cross_validate_uplift",
+    "decile_of",
+    "explain_uplift",
+    "fit_uplift_model",
+    "holdout_uplift_by_decile",
+    "holdout_uplift_summary",
+    "incremental_profit_curve",
+    "load_uplift_model",
+    "perfect_uplift_score",
+    "profit_metrics",
+    "profitable_fraction",
+    "qini_coefficient",
+    "qini_curve",
+    "qini_figure",
+    "revenue_uplift_by_decile",
+    "revenue_uplift_by_decile_figure",
+    "uplift_at",
+    "uplift_at_k",
+    "uplift_by_decile",
+    "uplift_by_decile_figure",
+    "uplift_folds",
+    "uplift_metrics",
+    "uplift_segments_figure",
+]
