@@ -6,6 +6,7 @@ from modelworks.features import FeatureStoreParams
 from modelworks.monitoring import DriftParams
 from modelworks.params import StrictModel
 from modelworks.pipelines.training import RegistryParams, TrainingParams
+from modelworks.serving.batch import ScoringParams
 from modelworks.validation import ValidationSpec
 from pipelines.credit_risk.generator import GeneratorParams
 
@@ -17,3 +18,4 @@ class CreditRiskParams(StrictModel):
     training: TrainingParams
     registry: RegistryParams
     monitoring: DriftParams
+    scoring: ScoringParams

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kedro.pipeline import Pipeline, node, pipeline
 
 from modelworks.pipelines import (
+    batch_scoring_pipeline,
     drift_monitoring_pipeline,
     feature_retrieval_pipeline,
     feature_store_pipeline,
@@ -25,7 +26,9 @@ FEATURE_TABLES = ["borrower_profile", "borrower_repayment_history"]
 
 
 def create_pipelines() -> dict[str, Pipeline]:
-    """``credit_risk_ingest`` (generator -> raw), ``credit_risk_train`` (the rest), and both."""
+    """``credit_risk_ingest`` (generator -> raw tables), ``credit_risk_train`` (gate, features,
+    training, registry, drift), ``credit_risk_score`` (the champion on the scoring batch), and
+    ``credit_risk``: all three in order."""
     ingest = Pipeline(
         [
             node(
@@ -70,11 +73,14 @@ def create_pipelines() -> dict[str, Pipeline]:
         + feature_store_pipeline(FEATURE_TABLES)
         + feature_retrieval_pipeline("loan_entity_rows", "training_set")
         + feature_retrieval_pipeline("scoring_entity_rows", "scoring_features")
-        + training_pipeline()
+        + training_pipeline(use_case=NAME, entity_rows="loan_entity_rows")
         + drift_monitoring_pipeline()
     )
+    score = batch_scoring_pipeline("scoring_features")
+    score_new_champion = batch_scoring_pipeline("scoring_features", after_training=True)
     return {
         f"{NAME}_ingest": pipeline(ingest, namespace=NAME),
         f"{NAME}_train": pipeline(train, namespace=NAME),
-        NAME: pipeline(ingest + train, namespace=NAME),
+        f"{NAME}_score": pipeline(score, namespace=NAME),
+        NAME: pipeline(ingest + train + score_new_champion, namespace=NAME),
     }

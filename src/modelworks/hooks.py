@@ -9,9 +9,8 @@ import mlflow
 from kedro.framework.hooks import hook_impl
 from kedro_mlflow.framework.hooks import MlflowHook
 from mlflow.entities import RunStatus
-from pydantic import BaseModel
 
-from modelworks.params import ParameterError, parse_params
+from modelworks.params import ParameterError, parse_params, to_plain
 from modelworks.use_cases import discover_use_cases
 
 
@@ -42,10 +41,7 @@ class TypedParamsMlflowHook(MlflowHook):
     def before_node_run(
         self, node: Any, catalog: Any, inputs: dict[str, Any], is_async: bool
     ) -> None:
-        plain = {
-            name: value.model_dump(mode="json") if isinstance(value, BaseModel) else value
-            for name, value in inputs.items()
-        }
+        plain = {name: to_plain(value) for name, value in inputs.items()}
         super().before_node_run(node=node, catalog=catalog, inputs=plain, is_async=is_async)
 
     @hook_impl

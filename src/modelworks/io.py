@@ -1,14 +1,62 @@
-"""Kedro datasets for data modelworks reads but does not own."""
+"""Kedro datasets for raw tables: each load says which file, with which content, it read.
+
+A loaded frame carries ``frame.attrs[SOURCE_ATTR] = {"path", "md5", "bytes"}``: the md5 is
+the file's content hash as DVC computes it (plain md5 of the bytes), so the validation report
+and a model's lineage name the exact data, and it can be found again in DVC's cache.
+"""
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+import hashlib
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
+from kedro.io.core import get_filepath_str
+from kedro_datasets.pandas import ParquetDataset
 
 SAMPLE_SIZE = 5
+SOURCE_ATTR = "modelworks.source"
+_CHUNK = 1 << 20
+
+
+def content_md5(filepath: str) -> tuple[str, int]:
+    """(md5 hex digest, size in bytes) of a file, local or any fsspec URL, as DVC hashes it."""
+    from fsspec.core import url_to_fs
+
+    fs, path = url_to_fs(filepath)
+    digest = hashlib.md5(usedforsecurity=False)
+    size = 0
+    with fs.open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def stamp_source(frame: pd.DataFrame, filepath: str) -> pd.DataFrame:
+    """Record on ``frame`` which file it was read from and that file's content hash.
+
+    A file inside the working directory (the project root, for Kedro) is recorded by its
+    relative path, so the record means the same in every clone of the project.
+    """
+    md5, size = content_md5(filepath)
+    path = Path(filepath)
+    if path.is_absolute() and path.is_relative_to(Path.cwd()):
+        path = path.relative_to(Path.cwd())
+    frame.attrs[SOURCE_ATTR] = {"path": path.as_posix(), "md5": md5, "bytes": size}
+    return frame
+
+
+class RawParquetDataset(ParquetDataset):
+    """kedro-datasets' parquet dataset whose loads are stamped with the file's content hash."""
+
+    def load(self) -> pd.DataFrame:
+        path = get_filepath_str(self._get_load_path(), self._protocol)
+        if self._protocol != "file":
+            path = f"{self._protocol}://{path}"
+        return stamp_source(super().load(), path)
 
 
 class SourceTableDataset(AbstractDataset[None, pd.DataFrame]):
@@ -51,7 +99,7 @@ class SourceTableDataset(AbstractDataset[None, pd.DataFrame]):
             )
         for column in self._timestamps:
             frame[column] = _parse_utc(frame[column], where=f"{self._filepath}:{column}")
-        return frame
+        return stamp_source(frame, self._filepath)
 
     def save(self, data: None) -> None:
         raise DatasetError(

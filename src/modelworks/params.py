@@ -32,3 +32,14 @@ def parse_params(model: type[StrictModel], value: Any, *, where: str) -> StrictM
             f"{where}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise ParameterError(f"Invalid parameters: {problems}") from None
+
+
+def to_plain(value: Any) -> Any:
+    """``value`` with every parameter model turned into plain JSON-ready data, recursively."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {key: to_plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_plain(item) for item in value]
+    return value

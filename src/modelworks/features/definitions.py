@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+from typing import TYPE_CHECKING, Any
 
 from modelworks.use_cases import discover_use_cases
+
+if TYPE_CHECKING:
+    from modelworks.features.store import FeatureRepo
 
 
 def gather_definitions() -> list[Any]:
@@ -24,3 +28,33 @@ def gather_definitions() -> list[Any]:
                 )
             unique.setdefault(key, obj)
     return list(unique.values())
+
+
+def describe_service(repo: FeatureRepo, service_name: str) -> dict[str, Any]:
+    """The service's feature views, each with its selected features and definition hash.
+
+    The hash covers each view's spec (entities, schema, TTL, source), not Feast's bookkeeping
+    timestamps, so it changes exactly when a definition does. ``repo_path`` says where the
+    feature store lives, for a model that reads its features online.
+    """
+    store = repo.store
+    service = store.get_feature_service(service_name)
+    views: dict[str, Any] = {}
+    for projection in service.feature_view_projections:
+        spec = store.get_feature_view(projection.name).to_proto().spec
+        views[projection.name] = {
+            "features": [feature.name for feature in projection.features],
+            "definition_sha256": hashlib.sha256(
+                spec.SerializeToString(deterministic=True)
+            ).hexdigest(),
+        }
+    combined = "".join(
+        f"{name}:{view['definition_sha256']}" for name, view in sorted(views.items())
+    )
+    return {
+        "service": service_name,
+        "definitions_sha256": hashlib.sha256(combined.encode()).hexdigest(),
+        "feature_views": views,
+        "features": [name for view in views.values() for name in view["features"]],
+        "repo_path": str(store.repo_path),
+    }

@@ -8,7 +8,7 @@ import pandas as pd
 from kedro.pipeline import Pipeline, node
 
 from modelworks.features import EVENT_TIMESTAMP, FeatureRepo, FeatureStoreParams
-from modelworks.features.definitions import gather_definitions
+from modelworks.features.definitions import describe_service, gather_definitions
 
 
 def sync_feature_store(
@@ -32,6 +32,13 @@ def sync_feature_store(
     }
 
 
+def describe_feature_service(
+    store: FeatureRepo, params: FeatureStoreParams, feature_store_state: dict[str, Any]
+) -> dict[str, Any]:
+    """The model's feature service as registered: views, features, definition hashes, keys."""
+    return {**describe_service(store, params.service), "join_keys": list(params.join_keys)}
+
+
 def retrieve_features(
     store: FeatureRepo,
     entity_rows: pd.DataFrame,
@@ -43,7 +50,8 @@ def retrieve_features(
 
 
 def feature_store_pipeline(feature_tables: list[str]) -> Pipeline:
-    """Feature tables (already saved by the catalog) -> Feast registry and online store."""
+    """Feature tables (already saved by the catalog) -> Feast registry and online store, and
+    ``feature_service``: what the model's service holds, for serving and lineage."""
     return Pipeline(
         [
             node(
@@ -55,7 +63,13 @@ def feature_store_pipeline(feature_tables: list[str]) -> Pipeline:
                 },
                 outputs="feature_store_state",
                 name="sync_feature_store",
-            )
+            ),
+            node(
+                describe_feature_service,
+                inputs=["feature_store", "params:features", "feature_store_state"],
+                outputs="feature_service",
+                name="describe_feature_service",
+            ),
         ]
     )
 

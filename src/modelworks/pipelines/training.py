@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial, update_wrapper
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from kedro.pipeline import Pipeline, node
 
-from modelworks.params import StrictModel
-from modelworks.registry import tracking
-from modelworks.registry.promotion import register_and_promote, score_version
+from modelworks.params import StrictModel, to_plain
+from modelworks.registry import promotion, tracking
+from modelworks.registry.gate import GatePolicy
+from modelworks.registry.lineage import LINEAGE_FILE, build_lineage, lineage_tags
 from modelworks.training import (
     CandidateParams,
     FeatureSpec,
@@ -24,6 +26,8 @@ from modelworks.training import (
 
 Metric = Literal["roc_auc", "pr_auc", "ks", "log_loss", "brier"]
 LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
+TASK = "binary_classification"
+_VERDICT_ORDER = ("ok", "warn", "critical")
 
 
 class TrainingParams(StrictModel):
@@ -40,11 +44,11 @@ class TrainingParams(StrictModel):
 
 
 class RegistryParams(StrictModel):
-    """Where the winner is registered and what it must do to become champion."""
+    """Where the winner is registered and the gate it must pass to become champion."""
 
     model_name: str
-    min_improvement: float = 0.0
     description: str = ""
+    gate: GatePolicy = GatePolicy()
 
 
 def _oriented(metric: str, value: float) -> float:
@@ -95,6 +99,7 @@ def _train_candidate(
     train: pd.DataFrame,
     holdout: pd.DataFrame,
     params: TrainingParams,
+    serving: dict[str, Any],
 ) -> dict[str, Any]:
     X, y = train[params.features.columns], train[params.label]
     y_hold = holdout[params.label].to_numpy()
@@ -122,7 +127,7 @@ def _train_candidate(
             plots.feature_importance_figure(final.feature_importance()),
             "plots/feature_importance.png",
         )
-        model_uri = tracking.log_probability_model(final, holdout)
+        model_uri = tracking.log_probability_model(final, holdout, serving=serving)
     return {
         "name": name,
         "adapter": candidate.adapter,
@@ -135,15 +140,28 @@ def _train_candidate(
 
 
 def train_candidates(
-    train: pd.DataFrame, holdout: pd.DataFrame, params: TrainingParams
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    feature_service: dict[str, Any],
+    params: TrainingParams,
 ) -> list[dict[str, Any]]:
-    """Cross-validate, refit and evaluate every candidate; each logged in its own MLflow run."""
+    """Cross-validate, refit and evaluate every candidate; each logged in its own MLflow run.
+
+    Each model is packaged to fetch its features from the online store of ``feature_service``
+    when a caller sends only entity keys and request-time fields.
+    """
+    serving = {
+        "feature_service": feature_service["service"],
+        "join_keys": feature_service["join_keys"],
+        "online_features": feature_service["features"],
+        "feature_repo": feature_service["repo_path"],
+    }
     for frame, role in ((train, "training"), (holdout, "holdout")):
         counts = frame[params.label].value_counts()
         if len(counts) < 2:
             raise ValueError(f"The {role} rows hold a single label class: {counts.to_dict()}")
     return [
-        _train_candidate(name, candidate, train, holdout, params)
+        _train_candidate(name, candidate, train, holdout, params, serving)
         for name, candidate in params.candidates.items()
     ]
 
@@ -167,49 +185,87 @@ def select_best_candidate(
     return best, metrics, mlflow_metrics
 
 
+def describe_lineage(
+    best: dict[str, Any],
+    entity_rows: pd.DataFrame,
+    validation_report: dict[str, Any],
+    feature_service: dict[str, Any],
+    parameters: dict[str, Any],
+    *,
+    use_case: str,
+) -> dict[str, Any]:
+    """Which code, data, features, parameters and packages produced the best candidate."""
+    return build_lineage(
+        validation_report=validation_report,
+        features={
+            key: feature_service[key] for key in ("service", "definitions_sha256", "feature_views")
+        },
+        entity_rows=entity_rows,
+        parameters=to_plain(parameters[use_case]),
+        metrics={"cv": best["cv"], "holdout": best["holdout"]},
+        training={
+            "use_case": use_case,
+            **{key: best[key] for key in ("name", "adapter", "run_id", "model_uri", "rounds")},
+        },
+    )
+
+
 def register_best_candidate(
     best: dict[str, Any],
+    lineage: dict[str, Any],
     holdout: pd.DataFrame,
-    validation_report: dict[str, Any],
+    drift_summary: dict[str, Any],
     training: TrainingParams,
     registry: RegistryParams,
 ) -> dict[str, Any]:
-    """Register the winner; it becomes champion only if it beats the champion on this holdout."""
-    if not validation_report.get("success"):
-        raise RuntimeError("Refusing to register a model trained on data that failed validation")
-    metric = training.selection_metric
-    # The champion reads its own feature columns from the frame (extra ones are ignored), so a
-    # challenger with a different feature set is still compared on the same rows.
-    X_hold = holdout.drop(columns=[training.label])
-    y_hold = holdout[training.label].to_numpy()
-
-    def score_champion(version: str) -> float:
-        scores = np.asarray(score_version(registry.model_name, version, X_hold)).ravel()
-        return binary_classification_metrics(y_hold, scores)[metric]
-
-    orient = -1.0 if metric in LOWER_IS_BETTER else 1.0
-    decision = register_and_promote(
+    """Register the winner with its lineage and evidence, then let the gate decide on it."""
+    if not lineage["validation"]["success"]:
+        raise RuntimeError(
+            f"Refusing to register {registry.model_name}: its training data failed validation"
+        )
+    run_id = best["run_id"]
+    tracking.log_dict_to(run_id, lineage, LINEAGE_FILE)
+    promotion.log_gate_evidence(
+        run_id,
+        task=TASK,
+        label=training.label,
+        holdout=holdout,
+        holdout_metrics=best["holdout"],
+        validation_passed=True,
+        drift_verdict=worst_verdict(drift_summary),
+    )
+    version = promotion.register_version(
         model_name=registry.model_name,
         model_uri=best["model_uri"],
-        run_id=best["run_id"],
-        metric=metric,
-        challenger_score=best["holdout"][metric] * orient,
-        score_champion=lambda v: score_champion(v) * orient,
-        min_improvement=registry.min_improvement,
+        run_id=run_id,
         tags={
             "modelworks.candidate": best["name"],
             "modelworks.adapter": best["adapter"],
-            "modelworks.validation": "passed",
             **{f"holdout.{k}": f"{v:.6f}" for k, v in best["holdout"].items()},
             **{f"cv.{k}": f"{v:.6f}" for k, v in best["cv"].items()},
+            **lineage_tags(lineage),
         },
         description=registry.description,
+    )
+    decision = promotion.promote(
+        registry.model_name, version, registry.gate, triggered_by=tracking.active_run_id()
     )
     return decision.to_dict()
 
 
-def training_pipeline() -> Pipeline:
-    """``training_set`` -> candidates in MLflow -> best -> registry decision."""
+def worst_verdict(drift_summary: dict[str, Any]) -> str:
+    """The most severe per-feature drift verdict of a drift summary."""
+    verdicts = [feature["verdict"] for feature in drift_summary.get("features", [])]
+    return max(verdicts, key=_VERDICT_ORDER.index, default="ok")
+
+
+def training_pipeline(*, use_case: str, entity_rows: str) -> Pipeline:
+    """``training_set`` -> candidates in MLflow -> best -> lineage -> gate and registry.
+
+    ``entity_rows`` names the dataset the training set was retrieved for (its digest goes into
+    the lineage); ``use_case`` picks the use case's block of the Kedro parameters.
+    """
+    lineage = update_wrapper(partial(describe_lineage, use_case=use_case), describe_lineage)
     return Pipeline(
         [
             node(
@@ -220,7 +276,7 @@ def training_pipeline() -> Pipeline:
             ),
             node(
                 train_candidates,
-                inputs=["training_rows", "holdout_rows", "params:training"],
+                inputs=["training_rows", "holdout_rows", "feature_service", "params:training"],
                 outputs="candidates",
                 name="train_candidates",
             ),
@@ -231,11 +287,24 @@ def training_pipeline() -> Pipeline:
                 name="select_best_candidate",
             ),
             node(
+                lineage,
+                inputs=[
+                    "best_candidate",
+                    entity_rows,
+                    "validation_report",
+                    "feature_service",
+                    "parameters",
+                ],
+                outputs="lineage",
+                name="describe_lineage",
+            ),
+            node(
                 register_best_candidate,
                 inputs=[
                     "best_candidate",
+                    "lineage",
                     "holdout_rows",
-                    "validation_report",
+                    "drift_summary",
                     "params:training",
                     "params:registry",
                 ],

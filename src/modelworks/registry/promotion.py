@@ -1,126 +1,373 @@
-"""Registry moves: register the winning candidate, compare it with the champion on the same
-holdout rows, and move the ``champion`` alias only when the challenger wins."""
+"""Registry moves: register a version with its evidence, run the gate, promote, roll back.
+
+Order matters, so a reader of the registry never sees a half-made decision: a version is
+registered with its lineage and evidence first; the gate's outcomes are written to the
+version's tags and description, then to the audit trail; the alias ``champion`` moves last.
+The replaced champion keeps the alias ``previous_champion`` and the new one records which
+version it replaced, so ``rollback`` can walk back one step at a time.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import tempfile
+import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from modelworks.registry import audit
+from modelworks.registry.evaluation import evaluator_for
+from modelworks.registry.gate import (
+    CheckOutcome,
+    Comparison,
+    GateEvidence,
+    GatePolicy,
+    evaluate_gate,
+)
+
 CHAMPION = "champion"
 PREVIOUS_CHAMPION = "previous_champion"
+EVIDENCE_FILE = "gate_evidence.json"
+HOLDOUT_DIR = "evaluation"
+HOLDOUT_FILE = f"{HOLDOUT_DIR}/holdout.parquet"
+TAG_REPLACED = "promotion.replaced_version"
+LATENCY_CALLS = 200
+_LATENCY_WARMUP = 20
+
+
+class RegistryError(RuntimeError):
+    """A registry move that cannot be made, with the reason a person can act on."""
 
 
 @dataclass(frozen=True)
-class PromotionDecision:
-    """What happened to one registered version, as recorded on the version and returned."""
+class Decision:
+    """The outcome of one promotion attempt or rollback, as recorded."""
 
     model_name: str
     version: str
-    promoted: bool
+    action: audit.Action
     reason: str
-    metric: str
-    challenger_score: float
-    champion_version: str | None
-    champion_score: float | None
-    run_id: str
+    checks: list[dict[str, Any]]
+    champion_before: str | None
+    champion_after: str | None
+    triggered_by: str | None
     decided_at: str
 
+    @property
+    def promoted(self) -> bool:
+        return self.action in ("promoted", "forced", "rolled_back")
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "promoted": self.promoted}
 
 
 def current_champion(client: MlflowClient, model_name: str) -> str | None:
-    """The version holding the ``champion`` alias, or None when there is none yet."""
-    try:
-        return str(client.get_model_version_by_alias(model_name, CHAMPION).version)
-    except MlflowException:
-        return None
+    """The version holding ``champion``, or None when there is none yet."""
+    return _alias(client, model_name, CHAMPION)
 
 
-def score_version(model_name: str, version: str, frame: pd.DataFrame) -> Any:
-    """Predictions of a registered version on ``frame`` through its packaged pyfunc."""
-    from modelworks.serving.pyfunc import conform_to_schema
-
-    model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
-    return model.predict(conform_to_schema(frame, model.metadata.get_input_schema()))
-
-
-def register_and_promote(
+def register_version(
     *,
     model_name: str,
     model_uri: str,
     run_id: str,
-    metric: str,
-    challenger_score: float,
-    score_champion: Callable[[str], float],
-    min_improvement: float,
     tags: Mapping[str, str],
-    description: str,
-) -> PromotionDecision:
-    """Register ``model_uri`` as a new version of ``model_name``; promote it if it wins.
-
-    ``score_champion(version)`` evaluates the current champion on the challenger's holdout
-    rows, so both scores come from the same data. The first version becomes champion. Every
-    outcome is written to the version's tags; the alias moves last, after everything else
-    about the version is written.
-    """
+    description: str = "",
+) -> str:
+    """A new version of ``model_name`` (created on first use) from a logged model."""
     client = MlflowClient()
     try:
         client.get_registered_model(model_name)
     except MlflowException:
         client.create_registered_model(model_name, description=description)
+    # mlflow.register_model resolves MLflow 3's models:/<model id> URIs to the logged model.
+    version = mlflow.register_model(model_uri, model_name, tags=dict(tags))
+    if str(version.run_id) != run_id:
+        raise RegistryError(f"{model_uri} was logged by run {version.run_id}, not {run_id}")
+    return str(version.version)
+
+
+def log_gate_evidence(
+    run_id: str,
+    *,
+    task: str,
+    label: str,
+    holdout: pd.DataFrame,
+    holdout_metrics: Mapping[str, float],
+    validation_passed: bool,
+    drift_verdict: str | None,
+) -> None:
+    """Store with the run what the gate needs to judge its model later, from any machine."""
+    client = MlflowClient()
+    client.log_dict(
+        run_id,
+        {
+            "task": task,
+            "label": label,
+            "holdout_metrics": dict(holdout_metrics),
+            "validation_passed": validation_passed,
+            "drift_verdict": drift_verdict,
+            "holdout_rows": len(holdout),
+        },
+        EVIDENCE_FILE,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(HOLDOUT_FILE).name
+        holdout.to_parquet(path, index=False)
+        client.log_artifact(run_id, str(path), HOLDOUT_DIR)
+
+
+def promote(
+    model_name: str,
+    version: str,
+    policy: GatePolicy,
+    *,
+    force_reason: str | None = None,
+    triggered_by: str | None = None,
+) -> Decision:
+    """Run the gate on ``version``; move ``champion`` to it if every check passes.
+
+    ``force_reason`` moves the alias even when checks fail; the reason and the failed checks
+    are recorded. The first version of a model has no champion to beat: its improvement check
+    passes as such, every other check still applies.
+    """
+    client = MlflowClient()
+    _require_version(client, model_name, version)
     champion = current_champion(client, model_name)
-    champion_score = score_champion(champion) if champion is not None else None
-
-    registered = mlflow.register_model(model_uri, model_name, tags=dict(tags))
-    version = str(registered.version)
-
-    if champion_score is None:
-        promoted, reason = True, "first registered version of this model"
-    elif challenger_score > champion_score + min_improvement:
-        promoted = True
-        reason = (
-            f"holdout {metric} {challenger_score:.4f} beats champion v{champion} "
-            f"({champion_score:.4f}) by more than {min_improvement}"
-        )
+    if champion == version:
+        raise RegistryError(f"{model_name} v{version} already holds the alias '{CHAMPION}'")
+    checks = evaluate_gate(policy, gather_evidence(client, model_name, version, policy, champion))
+    failed = [check for check in checks if not check.passed]
+    if not failed:
+        action: audit.Action = "promoted"
+        reason = f"all {len(checks)} checks passed"
+    elif force_reason:
+        action = "forced"
+        reason = f"forced: {force_reason}; failed checks: {_summary(failed)}"
     else:
-        promoted = False
-        reason = (
-            f"holdout {metric} {challenger_score:.4f} does not beat champion v{champion} "
-            f"({champion_score:.4f}) by more than {min_improvement} on the same holdout rows"
-        )
-
-    decision = PromotionDecision(
+        action = "rejected"
+        reason = f"failed checks: {_summary(failed)}"
+    moves = action != "rejected"
+    decision = Decision(
         model_name=model_name,
         version=version,
-        promoted=promoted,
+        action=action,
         reason=reason,
-        metric=metric,
-        challenger_score=challenger_score,
-        champion_version=champion,
-        champion_score=champion_score,
-        run_id=run_id,
-        decided_at=datetime.now(UTC).isoformat(),
+        checks=[check.to_dict() for check in checks],
+        champion_before=champion,
+        champion_after=version if moves else champion,
+        triggered_by=triggered_by,
+        decided_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    for key, value in {
-        "promotion.decision": "promoted" if promoted else "rejected",
-        "promotion.reason": reason,
-        "promotion.metric": metric,
-        "promotion.challenger_score": f"{challenger_score:.6f}",
-        "promotion.champion_version": champion or "",
-        "promotion.champion_score": "" if champion_score is None else f"{champion_score:.6f}",
-        "promotion.decided_at": decision.decided_at,
-    }.items():
-        client.set_model_version_tag(model_name, version, key, value)
-    if promoted:
-        if champion is not None:
-            client.set_registered_model_alias(model_name, PREVIOUS_CHAMPION, champion)
-        client.set_registered_model_alias(model_name, CHAMPION, version)
+    _write_decision(client, decision, checks)
+    if moves:
+        client.set_model_version_tag(model_name, version, TAG_REPLACED, champion or "")
+    _record(client, decision)
+    if moves:
+        _move_champion(client, model_name, version, previous=champion)
     return decision
+
+
+def rollback(model_name: str, *, reason: str, triggered_by: str | None = None) -> Decision:
+    """Give ``champion`` back to the version the current champion replaced."""
+    client = MlflowClient()
+    champion = current_champion(client, model_name)
+    if champion is None:
+        raise RegistryError(f"{model_name} has no '{CHAMPION}': nothing to roll back")
+    restored = client.get_model_version(model_name, champion).tags.get(TAG_REPLACED) or None
+    if restored is None:
+        raise RegistryError(
+            f"{model_name} v{champion} replaced no earlier champion: nothing to roll back to"
+        )
+    decision = Decision(
+        model_name=model_name,
+        version=restored,
+        action="rolled_back",
+        reason=f"rolled back from v{champion}: {reason}",
+        checks=[],
+        champion_before=champion,
+        champion_after=restored,
+        triggered_by=triggered_by,
+        decided_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    client.set_model_version_tag(
+        model_name, champion, "rollback.rolled_back_at", decision.decided_at
+    )
+    client.set_model_version_tag(model_name, champion, "rollback.reason", reason)
+    _record(client, decision)
+    before = client.get_model_version(model_name, restored).tags.get(TAG_REPLACED) or None
+    _move_champion(client, model_name, restored, previous=before)
+    return decision
+
+
+def history(model_name: str) -> list[dict[str, Any]]:
+    """The audit trail of ``model_name``, oldest event first."""
+    return audit.read_events(MlflowClient(), model_name)
+
+
+def gather_evidence(
+    client: MlflowClient,
+    model_name: str,
+    version: str,
+    policy: GatePolicy,
+    champion: str | None,
+) -> GateEvidence:
+    """Everything the gate judges about ``version``, measured now where it can be."""
+    run_id = str(client.get_model_version(model_name, version).run_id)
+    stored = run_json(client, run_id, EVIDENCE_FILE)
+    holdout = _run_parquet(client, run_id, HOLDOUT_FILE)
+    evaluator = evaluator_for(stored)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(f"models:/{model_name}/{version}", dst_path=tmp)
+        size_mb = sum(f.stat().st_size for f in Path(local).rglob("*") if f.is_file()) / 2**20
+        model = mlflow.pyfunc.load_model(local)
+        challenger_scores = evaluator.predict(model, holdout)
+        latency = (
+            _latency_p99_ms(model, evaluator, holdout)
+            if policy.max_latency_ms is not None
+            else None
+        )
+    comparison = None
+    if champion is not None and policy.improvement is not None:
+        metric = policy.improvement.metric
+        champion_model = mlflow.pyfunc.load_model(f"models:/{model_name}/{champion}")
+        champion_scores = evaluator.predict(champion_model, holdout)
+        comparison = Comparison(
+            champion_version=champion,
+            challenger=evaluator.metric(metric, holdout, challenger_scores),
+            champion=evaluator.metric(metric, holdout, champion_scores),
+            n_units=evaluator.n_units(holdout),
+            higher_is_better=evaluator.higher_is_better(metric),
+        )
+    return GateEvidence(
+        holdout_metrics=dict(stored["holdout_metrics"]),
+        validation_passed=stored.get("validation_passed"),
+        drift_verdict=stored.get("drift_verdict"),
+        model_size_mb=size_mb,
+        latency_p99_ms=latency,
+        comparison=comparison,
+    )
+
+
+def resolve_version(model_name: str, reference: str) -> str:
+    """A version number from ``"3"`` or an alias such as ``"champion"``."""
+    client = MlflowClient()
+    if reference.isdigit():
+        _require_version(client, model_name, reference)
+        return reference
+    version = _alias(client, model_name, reference)
+    if version is None:
+        raise RegistryError(f"{model_name} has no version with alias '{reference}'")
+    return version
+
+
+def _latency_p99_ms(model: Any, evaluator: Any, holdout: pd.DataFrame) -> float:
+    """p99 of single-row predictions in this process, after a warm-up."""
+    timings = []
+    for i in range(_LATENCY_WARMUP + LATENCY_CALLS):
+        row = holdout.iloc[[i % len(holdout)]]
+        start = time.perf_counter()
+        evaluator.predict(model, row)
+        if i >= _LATENCY_WARMUP:
+            timings.append(time.perf_counter() - start)
+    return float(np.percentile(timings, 99) * 1000)
+
+
+def _write_decision(client: MlflowClient, decision: Decision, checks: list[CheckOutcome]) -> None:
+    name, version = decision.model_name, decision.version
+    tags = {
+        "promotion.decision": decision.action,
+        "promotion.reason": decision.reason,
+        "promotion.decided_at": decision.decided_at,
+        "promotion.champion_before": decision.champion_before or "",
+        **{f"gate.{check.check}": _check_text(check) for check in checks},
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    client.update_model_version(name, version, description=_description(decision, checks))
+
+
+def _record(client: MlflowClient, decision: Decision) -> None:
+    event = audit.new_event(
+        model_name=decision.model_name,
+        version=decision.version,
+        action=decision.action,
+        reason=decision.reason,
+        checks=decision.checks,
+        champion_before=decision.champion_before,
+        champion_after=decision.champion_after,
+        triggered_by=decision.triggered_by,
+    )
+    audit.record_event(client, event)
+
+
+def _move_champion(
+    client: MlflowClient, model_name: str, version: str, *, previous: str | None
+) -> None:
+    if previous is not None:
+        client.set_registered_model_alias(model_name, PREVIOUS_CHAMPION, previous)
+    elif _alias(client, model_name, PREVIOUS_CHAMPION) is not None:
+        client.delete_registered_model_alias(model_name, PREVIOUS_CHAMPION)
+    client.set_registered_model_alias(model_name, CHAMPION, version)
+
+
+def _alias(client: MlflowClient, model_name: str, alias: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(model_name, alias).version)
+    except MlflowException:
+        return None
+
+
+def _require_version(client: MlflowClient, model_name: str, version: str) -> None:
+    try:
+        client.get_model_version(model_name, version)
+    except MlflowException:
+        raise RegistryError(f"{model_name} has no version {version}") from None
+
+
+def run_json(client: MlflowClient, run_id: str, path: str) -> dict[str, Any]:
+    import json
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = client.download_artifacts(run_id, path, tmp)
+        except (MlflowException, OSError):
+            raise RegistryError(
+                f"run {run_id} has no {path}: it was not registered by modelworks"
+            ) from None
+        return dict(json.loads(Path(local).read_text()))
+
+
+def _run_parquet(client: MlflowClient, run_id: str, path: str) -> pd.DataFrame:
+    with tempfile.TemporaryDirectory() as tmp:
+        return pd.read_parquet(client.download_artifacts(run_id, path, tmp))
+
+
+def _check_text(check: CheckOutcome) -> str:
+    value = f"{check.value:.6g}" if isinstance(check.value, float) else str(check.value)
+    return f"{'pass' if check.passed else 'FAIL'}: {value} ({check.threshold})"
+
+
+def _summary(failed: list[CheckOutcome]) -> str:
+    return "; ".join(f"{check.check} {_check_text(check)}" for check in failed)
+
+
+def _description(decision: Decision, checks: list[CheckOutcome]) -> str:
+    rows = "\n".join(
+        f"| {check.check} | {'pass' if check.passed else '**FAIL**'} | "
+        f"{_check_text(check).split(': ', 1)[1]} | {check.detail} |"
+        for check in checks
+    )
+    return (
+        f"**{decision.action}** at {decision.decided_at}: {decision.reason}\n\n"
+        "| check | result | value (threshold) | detail |\n|---|---|---|---|\n"
+        f"{rows}\n"
+    )

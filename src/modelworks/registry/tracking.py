@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,6 +58,17 @@ def log_params(params: Mapping[str, Any], *, prefix: str = "") -> None:
     mlflow.log_params({f"{prefix}{k}": v for k, v in params.items()})
 
 
+def log_dict_to(run_id: str, document: Mapping[str, Any], artifact_file: str) -> None:
+    """Save a JSON document as an artifact of a given (possibly finished) run."""
+    mlflow.MlflowClient().log_dict(run_id, dict(document), artifact_file)
+
+
+def active_run_id() -> str | None:
+    """The id of the run this process is logging to (the pipeline's), if any."""
+    run = mlflow.active_run()
+    return run.info.run_id if run is not None else None
+
+
 def log_figure(figure: Figure, artifact_file: str) -> None:
     """Save a matplotlib figure as an artifact of the active run and release its memory."""
     import matplotlib.pyplot as plt
@@ -72,30 +84,56 @@ def pip_requirements(*libraries: str) -> list[str]:
 
 
 def log_probability_model(
-    fitted: FittedModel, example: pd.DataFrame, *, artifact_name: str = "model"
+    fitted: FittedModel,
+    example: pd.DataFrame,
+    *,
+    serving: Mapping[str, Any] | None = None,
+    artifact_name: str = "model",
 ) -> str:
     """Log ``fitted`` as a pyfunc with signature and input example; returns its model URI.
 
+    ``serving`` (``feature_service``, ``join_keys``, ``online_features``, ``feature_repo``)
+    lets the model fetch its own features from the online store: the signature then requires
+    the join keys and the request-time fields, and accepts the stored features optionally.
     The model's own library is pinned by the adapter's name (adapters are named after the
     distribution they wrap: ``catboost``, ``lightgbm``, ``torch``).
     """
-    from mlflow.models import infer_signature
-
     import modelworks
     from modelworks.serving import model_code
     from modelworks.serving.pyfunc import MODEL_ARTIFACT
 
-    inputs = fitted.features.select(example)
-    signature = infer_signature(inputs, fitted.predict_proba(inputs))
+    features = fitted.features.select(example)
+    keys = list(serving["join_keys"]) if serving else []
+    inputs = pd.concat([example[keys], features], axis=1) if keys else features
+    online = set(serving["online_features"]) if serving else set()
+    signature = _signature(inputs, fitted.predict_proba(features), optional=online)
     with tempfile.TemporaryDirectory() as tmp:
         fitted.save(Path(tmp))
         info = mlflow.pyfunc.log_model(
             name=artifact_name,
             python_model=model_code.__file__,
             artifacts={MODEL_ARTIFACT: tmp},
+            model_config=dict(serving) if serving else None,
             signature=signature,
             input_example=inputs.head(5),
             pip_requirements=pip_requirements(fitted.adapter),
             code_paths=[str(Path(modelworks.__file__).parent)],
         )
     return str(info.model_uri)
+
+
+def _signature(inputs: pd.DataFrame, outputs: Any, *, optional: set[str]) -> Any:
+    """MLflow's inferred signature with the ``optional`` columns marked not required."""
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types.schema import ColSpec, Schema
+
+    with warnings.catch_warnings():
+        # MLflow's hint that integer columns cannot hold missing values: the integer inputs are
+        # join keys, which are never missing; features are logged as double.
+        warnings.simplefilter("ignore", UserWarning)
+        inferred = infer_signature(inputs, outputs)
+    columns: list[Any] = [
+        ColSpec(type=spec.type, name=spec.name, required=spec.name not in optional)
+        for spec in inferred.inputs.inputs
+    ]
+    return ModelSignature(inputs=Schema(columns), outputs=inferred.outputs)

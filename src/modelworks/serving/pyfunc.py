@@ -1,5 +1,15 @@
-"""The pyfunc wrapper that turns any fitted adapter into an MLflow model."""
+"""The MLflow pyfunc every registered classifier is packaged as: one artifact, batch and online.
 
+Given complete feature rows it scores them. Given entity keys (plus the request-time fields
+the feature store does not hold) it fetches the rest from the Feast online store itself, so
+an online caller sends ``{"borrower_id": 42, "amount": 1500, "term_days": 14}`` and a batch
+job sends the point-in-time rows it already has. Columns a caller supplies always win.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -7,7 +17,26 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 MODEL_ARTIFACT = "fitted_model"
+FEATURE_REPO_ENV = "MODELWORKS_FEATURE_REPO"
 _FLOATING = frozenset({"double", "float"})
+
+
+class UnknownEntityError(LookupError):
+    """Keys the online store holds no features for."""
+
+    def __init__(self, keys: list[dict[str, Any]]) -> None:
+        self.keys = keys
+        shown = ", ".join(str(k) for k in keys[:5])
+        more = f" and {len(keys) - 5} more" if len(keys) > 5 else ""
+        super().__init__(f"no features in the online store for {shown}{more}")
+
+
+class MissingFieldsError(ValueError):
+    """Request-time fields the caller must send and did not."""
+
+    def __init__(self, fields: list[str]) -> None:
+        self.fields = fields
+        super().__init__(f"missing required field(s): {', '.join(fields)}")
 
 
 def conform_to_schema(frame: pd.DataFrame, schema: Any) -> pd.DataFrame:
@@ -28,19 +57,71 @@ def conform_to_schema(frame: pd.DataFrame, schema: Any) -> pd.DataFrame:
 
 
 class ProbabilityModel(PythonModel):
-    """Scores complete feature rows with the probability of the positive class.
+    """Probability of the positive class, from feature rows or from entity keys.
 
     The fitted model travels as an artifact in its library's native format and this class as
     code (``model_code.py``), never as a pickle, so the MLflow model stays loadable across
-    library patch releases.
+    library patch releases. ``model_config`` says where features come from:
+    ``feature_service``, ``join_keys``, ``online_features`` and ``feature_repo`` (overridden
+    by the environment variable ``MODELWORKS_FEATURE_REPO`` or by ``model_config`` at load).
     """
 
     def load_context(self, context: Any) -> None:
         from modelworks.training.adapters import load_fitted
 
         self._model = load_fitted(Path(context.artifacts[MODEL_ARTIFACT]))
+        config: Mapping[str, Any] = context.model_config or {}
+        self._lookup = OnlineFeatures.from_config(config) if config.get("feature_service") else None
 
     # Left unannotated: MLflow reads type hints on predict as a schema and would override the
     # signature logged with the model.
     def predict(self, context, model_input, params=None):
-        return self._model.predict_proba(model_input)
+        rows = pd.DataFrame(model_input)
+        needed = self._model.features.columns
+        # A missing value is a value (a borrower with no history); only an absent column is
+        # something to fetch.
+        absent = [c for c in needed if c not in rows.columns]
+        if absent:
+            if self._lookup is None:
+                raise MissingFieldsError(absent)
+            rows = self._lookup.complete(rows, needed)
+        return self._model.predict_proba(rows)
+
+
+class OnlineFeatures:
+    """Feature rows for entity keys, read from the Feast online store of the feature service."""
+
+    def __init__(
+        self, repo_path: str, service: str, join_keys: list[str], online_features: list[str]
+    ) -> None:
+        from feast import FeatureStore
+
+        self._store = FeatureStore(repo_path=repo_path)
+        self._service = self._store.get_feature_service(service)
+        self.join_keys = list(join_keys)
+        self.online_features = list(online_features)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> OnlineFeatures:
+        repo = os.environ.get(FEATURE_REPO_ENV) or config["feature_repo"]
+        return cls(repo, config["feature_service"], config["join_keys"], config["online_features"])
+
+    def complete(self, rows: pd.DataFrame, needed: list[str]) -> pd.DataFrame:
+        """``rows`` with every needed column: supplied ones kept, the rest from the store."""
+        missing_keys = [k for k in self.join_keys if k not in rows.columns or rows[k].isna().any()]
+        if missing_keys:
+            raise MissingFieldsError(missing_keys)
+        request_only = [c for c in needed if c not in self.online_features]
+        absent = [c for c in request_only if c not in rows.columns]
+        if absent:
+            raise MissingFieldsError(absent)
+        keys = rows[self.join_keys].to_dict("records")
+        found = self._store.get_online_features(features=self._service, entity_rows=keys).to_df()
+        served = [c for c in self.online_features if c in found.columns]
+        unknown = found[served].isna().all(axis=1).to_numpy()
+        if unknown.any():
+            raise UnknownEntityError([k for k, u in zip(keys, unknown, strict=True) if u])
+        supplied = list(rows.columns)
+        completed = found[served].drop(columns=[c for c in served if c in supplied])
+        completed.index = rows.index
+        return pd.concat([rows[supplied], completed], axis=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import NoReturn
 
 import numpy as np
 import pandas as pd
@@ -43,15 +44,45 @@ class FeatureSpec(StrictModel):
         if missing:
             raise ValueError(f"missing feature columns: {missing}")
         selected = frame.loc[:, self.columns].copy()
-        for name in self.numeric:
+        casts = {name: "float64" for name in self.numeric if selected[name].dtype != "float64"}
+        if casts:
+            # One astype for all columns: per-column casts dominate single-row scoring.
             try:
-                selected[name] = selected[name].astype("float64")
+                selected = selected.astype(casts)
+            except (TypeError, ValueError):
+                self._raise_unreadable(frame, list(casts))
+        return selected
+
+    def arrays(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(numeric float64 matrix, categorical label matrix with NaN for missing), model order.
+
+        The scoring path: two block conversions instead of a pandas operation per column,
+        which is what a single-row prediction would otherwise spend its time on. Labels follow
+        ``categorical_as_strings``.
+        """
+        missing = [name for name in self.columns if name not in frame.columns]
+        if missing:
+            raise ValueError(f"missing feature columns: {missing}")
+        try:
+            numeric = frame[self.numeric].to_numpy(dtype="float64", na_value=np.nan)
+        except (TypeError, ValueError):
+            self._raise_unreadable(frame, self.numeric)
+        labels = np.empty((len(frame), len(self.categorical)), dtype=object)
+        for position, name in enumerate(self.categorical):
+            labels[:, position] = categorical_labels(frame[name].to_numpy(dtype=object))
+        return numeric, labels
+
+    def _raise_unreadable(self, frame: pd.DataFrame, names: list[str]) -> NoReturn:
+        """Name the first numeric column that cannot be read as float, and why."""
+        for name in names:
+            try:
+                frame[name].astype("float64")
             except (TypeError, ValueError) as exc:
                 raise ValueError(
                     f"numeric feature {name!r} (dtype {frame[name].dtype}) "
                     f"cannot be read as float: {exc}"
                 ) from None
-        return selected
+        raise ValueError(f"numeric features {names} cannot be read as float together")
 
 
 def categorical_as_strings(values: pd.Series) -> pd.Series:
@@ -65,6 +96,16 @@ def categorical_as_strings(values: pd.Series) -> pd.Series:
     labels = np.array([_label(value) for value in uniques] + [np.nan], dtype=object)
     # code -1 (missing) indexes the trailing NaN
     return pd.Series(labels[codes], index=values.index, name=values.name, dtype=object)
+
+
+def categorical_labels(values: np.ndarray) -> np.ndarray:
+    """``categorical_as_strings`` for an object array: labels as str, NaN where missing."""
+    missing = pd.isna(values)
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        labels = values.copy()
+        labels[missing] = np.nan
+        return labels
+    return categorical_as_strings(pd.Series(values)).to_numpy(dtype=object)
 
 
 def _label(value: object) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelworks.io import SOURCE_ATTR
 from modelworks.validation.spec import ColumnRule, TimestampOrderRule, ValidationSpec
 
 SAMPLE_SIZE = 5
@@ -189,7 +190,8 @@ def validate_tables(
 
     The report: ``suite``, ``success``, ``validated_at`` (ISO-8601, UTC),
     ``great_expectations_version``, ``tables`` (per table: ``rows``, ``success``, ``evaluated``,
-    ``failed``; cross-table rules count towards the table whose rows they judge) and
+    ``failed``, and ``source``: the file and content hash it was read from, when the dataset
+    recorded one; cross-table rules count towards the table whose rows they judge) and
     ``failures``, each with ``table``, ``column``, ``expectation`` (GX type), ``rule``,
     ``unexpected_count`` (None for a verdict on the column as a whole), ``sample_values``
     (up to five distinct offending values), ``sample_rows`` (their index labels) and
@@ -260,7 +262,10 @@ def validate_tables(
         "success": failed == 0,
         "validated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "great_expectations_version": gx.__version__,
-        "tables": {name: tally.as_dict() for name, tally in run.tallies.items()},
+        "tables": {
+            name: {**tally.as_dict(), "source": tables[name].attrs.get(SOURCE_ATTR)}
+            for name, tally in run.tallies.items()
+        },
         "failures": run.failures,
     }
 

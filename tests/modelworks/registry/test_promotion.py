@@ -5,97 +5,239 @@ from __future__ import annotations
 import mlflow
 import numpy as np
 import pandas as pd
+import pytest
 from mlflow import MlflowClient
 
+from modelworks.pipelines.training import RegistryParams, TrainingParams, register_best_candidate
+from modelworks.registry import audit
+from modelworks.registry.evaluation import BinaryClassificationEvaluator
+from modelworks.registry.gate import GatePolicy
 from modelworks.registry.promotion import (
     CHAMPION,
     PREVIOUS_CHAMPION,
-    register_and_promote,
-    score_version,
+    TAG_REPLACED,
+    RegistryError,
+    history,
+    log_gate_evidence,
+    promote,
+    register_version,
+    rollback,
 )
 from modelworks.registry.tracking import log_probability_model
-from modelworks.training import CandidateParams, FeatureSpec, get_adapter
+from modelworks.training import (
+    CandidateParams,
+    FeatureSpec,
+    binary_classification_metrics,
+    get_adapter,
+)
 
 FEATURES = FeatureSpec(numeric=["x"], categorical=["c"])
+MODEL = "m"
+POLICY = GatePolicy.model_validate(
+    {
+        "thresholds": {"roc_auc": {"min": 0.55}},
+        "improvement": {"metric": "roc_auc", "paired_test": {"n_resamples": 300}},
+    }
+)
 
 
-def _logged_model() -> tuple[str, str]:
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"x": rng.normal(size=300), "c": rng.choice(["a", "b"], size=300)})
-    y = pd.Series((frame["x"] + (frame["c"] == "a") > 0.5).astype(int))
+def _data(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(["a", "b"], size=n)})
+    logit = 2 * frame["x"] + (frame["c"] == "a")
+    return frame, (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int).to_numpy()
+
+
+def _register(flip: float) -> str:
+    """Train, log and register a version trained on labels flipped with probability ``flip``:
+    0 learns the signal, 0.5 learns noise."""
+    train, y = _data(1500, 0)
+    flipped = np.random.default_rng(5).uniform(size=len(y)) < flip
+    holdout, y_hold = _data(1500, 1)
     fitted = get_adapter("lightgbm").fit(
-        frame,
-        y,
+        train,
+        np.where(flipped, 1 - y, y),
         features=FEATURES,
-        candidate=CandidateParams(adapter="lightgbm", params={"min_child_samples": 5}),
+        candidate=CandidateParams(
+            adapter="lightgbm", params={"min_child_samples": 20, "num_threads": 1}
+        ),
         seed=0,
-        n_rounds=5,
+        n_rounds=30,
     )
+    frame = holdout.assign(label=y_hold)
     with mlflow.start_run() as run:
-        uri = log_probability_model(fitted, frame)
-    return uri, run.info.run_id
-
-
-def _promote(score: float, champion_score: float | None, min_improvement: float = 0.0):
-    uri, run_id = _logged_model()
-    return register_and_promote(
-        model_name="m",
-        model_uri=uri,
-        run_id=run_id,
-        metric="roc_auc",
-        challenger_score=score,
-        score_champion=lambda version: champion_score,  # type: ignore[arg-type,return-value]
-        min_improvement=min_improvement,
-        tags={"origin": "test"},
-        description="test model",
+        uri = log_probability_model(fitted, holdout)
+    log_gate_evidence(
+        run.info.run_id,
+        task="binary_classification",
+        label="label",
+        holdout=frame,
+        holdout_metrics=binary_classification_metrics(y_hold, fitted.predict_proba(holdout)),
+        validation_passed=True,
+        drift_verdict="ok",
+    )
+    return register_version(
+        model_name=MODEL, model_uri=uri, run_id=run.info.run_id, tags={"origin": "test"}
     )
 
 
-def test_first_version_becomes_champion(tracking: MlflowClient) -> None:
-    decision = _promote(0.7, None)
-    assert decision.promoted and decision.version == "1"
-    assert str(tracking.get_model_version_by_alias("m", CHAMPION).version) == "1"
-    tags = tracking.get_model_version("m", "1").tags
+def _champion(client: MlflowClient) -> str:
+    return str(client.get_model_version_by_alias(MODEL, CHAMPION).version)
+
+
+def test_first_version_becomes_champion_with_every_check_recorded(tracking: MlflowClient) -> None:
+    version = _register(0.0)
+    decision = promote(MODEL, version, POLICY)
+    assert decision.action == "promoted" and decision.promoted
+    assert _champion(tracking) == version
+    tags = tracking.get_model_version(MODEL, version).tags
     assert tags["promotion.decision"] == "promoted"
+    assert tags["gate.holdout_roc_auc"].startswith("pass: 0.")
+    assert tags["gate.improvement_roc_auc"].startswith("pass: None")
     assert tags["origin"] == "test"
+    assert "| holdout_roc_auc | pass |" in tracking.get_model_version(MODEL, version).description
 
 
-def test_better_challenger_takes_the_alias_and_keeps_the_old_one_restorable(
+def test_worse_challenger_is_rejected_and_the_champion_stays(tracking: MlflowClient) -> None:
+    good = _register(0.0)
+    promote(MODEL, good, POLICY)
+    worse = _register(0.45)
+    decision = promote(MODEL, worse, POLICY)
+    assert decision.action == "rejected" and not decision.promoted
+    assert _champion(tracking) == good
+    tags = tracking.get_model_version(MODEL, worse).tags
+    assert tags["promotion.decision"] == "rejected"
+    assert tags["gate.improvement_roc_auc"].startswith("FAIL: -")
+    assert "improvement_roc_auc" in tags["promotion.reason"]
+    assert TAG_REPLACED not in tags
+
+
+def test_better_challenger_takes_the_alias_and_the_old_one_stays_restorable(
     tracking: MlflowClient,
 ) -> None:
-    _promote(0.70, None)
-    decision = _promote(0.75, 0.70)
-    assert decision.promoted
-    assert str(tracking.get_model_version_by_alias("m", CHAMPION).version) == "2"
-    assert str(tracking.get_model_version_by_alias("m", PREVIOUS_CHAMPION).version) == "1"
+    weak = _register(0.45)
+    promote(MODEL, weak, POLICY)
+    strong = _register(0.0)
+    decision = promote(MODEL, strong, POLICY)
+    assert decision.action == "promoted"
+    assert decision.champion_before == weak and decision.champion_after == strong
+    assert _champion(tracking) == strong
+    previous = tracking.get_model_version_by_alias(MODEL, PREVIOUS_CHAMPION)
+    assert str(previous.version) == weak
+    assert tracking.get_model_version(MODEL, strong).tags[TAG_REPLACED] == weak
 
 
-def test_worse_or_equal_challenger_is_tagged_with_why_it_lost(tracking: MlflowClient) -> None:
-    _promote(0.70, None)
-    worse = _promote(0.69, 0.70)
-    tie = _promote(0.70, 0.70)
-    small = _promote(0.705, 0.70, min_improvement=0.01)
-    assert not (worse.promoted or tie.promoted or small.promoted)
-    assert str(tracking.get_model_version_by_alias("m", CHAMPION).version) == "1"
-    reason = tracking.get_model_version("m", worse.version).tags["promotion.reason"]
-    assert "0.6900 does not beat champion v1 (0.7000)" in reason
+def test_forced_promotion_records_the_reason_and_the_failed_checks(tracking: MlflowClient) -> None:
+    good = _register(0.0)
+    promote(MODEL, good, POLICY)
+    worse = _register(0.45)
+    decision = promote(MODEL, worse, POLICY, force_reason="incident 42: roll forward")
+    assert decision.action == "forced"
+    assert _champion(tracking) == worse
+    assert "incident 42: roll forward" in decision.reason
+    assert "improvement_roc_auc FAIL" in decision.reason
+    assert tracking.get_model_version(MODEL, worse).tags["promotion.decision"] == "forced"
+
+
+def test_rollback_walks_back_one_champion_at_a_time(tracking: MlflowClient) -> None:
+    first, second, third = _register(0.45), _register(0.3), _register(0.0)
+    for version in (first, second, third):
+        assert promote(MODEL, version, POLICY).promoted
+    assert _champion(tracking) == third
+
+    back = rollback(MODEL, reason="third misbehaves online")
+    assert (back.champion_before, back.champion_after) == (third, second)
+    assert _champion(tracking) == second
+    assert str(tracking.get_model_version_by_alias(MODEL, PREVIOUS_CHAMPION).version) == first
+    assert tracking.get_model_version(MODEL, third).tags["rollback.reason"] == (
+        "third misbehaves online"
+    )
+
+    rollback(MODEL, reason="and so does the second")
+    assert _champion(tracking) == first
+    with pytest.raises(Exception, match=PREVIOUS_CHAMPION):
+        tracking.get_model_version_by_alias(MODEL, PREVIOUS_CHAMPION)
+    with pytest.raises(RegistryError, match="replaced no earlier champion"):
+        rollback(MODEL, reason="nothing left")
+
+
+def test_the_audit_trail_holds_every_promotion_rejection_forced_move_and_rollback(
+    tracking: MlflowClient,
+) -> None:
+    good = _register(0.0)
+    promote(MODEL, good, POLICY, triggered_by="run-123")
+    worse = _register(0.45)
+    promote(MODEL, worse, POLICY)
+    promote(MODEL, worse, POLICY, force_reason="testing the trail")
+    rollback(MODEL, reason="back to the good one")
+
+    events = history(MODEL)
+    assert [(e["action"], e["version"]) for e in events] == [
+        ("promoted", good),
+        ("rejected", worse),
+        ("forced", worse),
+        ("rolled_back", good),
+    ]
+    assert events[0]["triggered_by"] == "run-123"
+    assert events[1]["champion_before"] == events[1]["champion_after"] == good
+    assert {c["check"] for c in events[1]["checks"]} >= {"holdout_roc_auc", "improvement_roc_auc"}
+    assert all(e["at"] and e["actor"] for e in events)
+    # the trail is an MLflow experiment a person can browse
+    experiment = tracking.get_experiment_by_name(audit.AUDIT_EXPERIMENT)
+    assert len(tracking.search_runs([experiment.experiment_id])) == 4
+
+
+def test_promoting_the_champion_again_or_an_unknown_version_is_refused(
+    tracking: MlflowClient,
+) -> None:
+    version = _register(0.0)
+    promote(MODEL, version, POLICY)
+    with pytest.raises(RegistryError, match="already holds the alias"):
+        promote(MODEL, version, POLICY)
+    with pytest.raises(RegistryError, match="has no version 99"):
+        promote(MODEL, "99", POLICY)
+
+
+def test_a_model_trained_on_data_that_failed_validation_is_never_registered(
+    tracking: MlflowClient,
+) -> None:
+    lineage = {"validation": {"success": False}}
+    training = TrainingParams.model_validate(
+        {
+            "label": "label",
+            "time_column": "t",
+            "features": {"numeric": ["x"]},
+            "holdout_days": 1,
+            "candidates": {"lgb": {"adapter": "lightgbm"}},
+        }
+    )
+    with pytest.raises(RuntimeError, match="failed validation"):
+        register_best_candidate(
+            {"run_id": "r", "model_uri": "u"},
+            lineage,
+            pd.DataFrame(),
+            {"features": []},
+            training,
+            RegistryParams(model_name=MODEL),
+        )
+    assert tracking.search_registered_models() == []
+
+
+def test_the_evaluator_scores_integer_columns_logged_as_double(tracking: MlflowClient) -> None:
+    version = _register(0.0)
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL}/{version}")
+    as_float = pd.DataFrame({"x": [0.0, 3.0], "c": ["a", "b"], "label": [0, 1], "id": [7, 8]})
+    as_int = as_float.astype({"x": "int64"})
+    evaluator = BinaryClassificationEvaluator("label")
+    np.testing.assert_array_equal(
+        evaluator.predict(model, as_float), evaluator.predict(model, as_int)
+    )
 
 
 def test_logged_model_predicts_probabilities_through_pyfunc(tracking: MlflowClient) -> None:
-    uri, _ = _logged_model()
-    model = mlflow.pyfunc.load_model(uri)
+    version = _register(0.0)
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL}/{version}")
     frame = pd.DataFrame({"x": [0.0, 3.0], "c": ["a", "unseen"], "extra": [1, 2]})
     scores = np.asarray(model.predict(frame))
     assert scores.shape == (2,) and ((scores > 0) & (scores < 1)).all()
     assert model.metadata.get_input_schema().input_names() == ["x", "c"]
-
-
-def test_registered_version_scores_integer_columns_logged_as_double(
-    tracking: MlflowClient,
-) -> None:
-    decision = _promote(0.7, None)
-    as_float = pd.DataFrame({"x": [0.0, 3.0], "c": ["a", "b"], "loan_id": [7, 8]})
-    as_int = as_float.astype({"x": "int64"})
-    by_float = np.asarray(score_version("m", decision.version, as_float))
-    by_int = np.asarray(score_version("m", decision.version, as_int))
-    np.testing.assert_array_equal(by_float, by_int)

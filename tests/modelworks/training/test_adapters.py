@@ -108,6 +108,30 @@ def test_categorical_dtype_of_the_batch_does_not_change_scores(early_stopped, da
     )
 
 
+def test_array_scoring_matches_the_library_on_the_training_layout(early_stopped, data):
+    """Scoring builds arrays, not frames; the library must see what it saw when training."""
+    X = data["test"][0].copy()
+    X.loc[X.index[:3], "segment"] = ["never-seen", None, "a"]
+    X["x2"] = X["x2"].round().astype("Int64")  # an integer batch with a gap
+    X.loc[X.index[5], "x2"] = pd.NA
+    selected = FEATURES.select(X)
+    if early_stopped.adapter == "catboost":
+        from catboost import Pool
+
+        from modelworks.training.adapters.catboost import _encode
+
+        pool = Pool(_encode(selected, FEATURES), cat_features=FEATURES.categorical)
+        expected = early_stopped.native.predict_proba(pool)[:, 1]
+    else:
+        from modelworks.training.adapters.lightgbm import _encode
+
+        encoded = _encode(selected, early_stopped.categories)
+        expected = early_stopped.native.predict(encoded, num_iteration=early_stopped.best_iteration)
+    np.testing.assert_allclose(early_stopped.predict_proba(X), expected, rtol=0, atol=1e-12)
+    one_by_one = [early_stopped.predict_proba(X.iloc[[i]])[0] for i in range(10)]
+    np.testing.assert_allclose(one_by_one, expected[:10], rtol=0, atol=1e-12)
+
+
 def test_feature_importance_covers_every_feature_and_sums_to_one(early_stopped):
     importance = early_stopped.feature_importance()
     assert importance.index.tolist() == FEATURES.columns

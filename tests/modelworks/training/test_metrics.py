@@ -92,3 +92,17 @@ def test_summarise_folds_rejects_empty_and_mismatched_folds():
         summarise_folds([])
     with pytest.raises(ValueError, match="fold 1 has metrics \\['ks'\\]"):
         summarise_folds([{"roc_auc": 0.7}, {"ks": 0.2}])
+
+
+@pytest.mark.parametrize("name", ["roc_auc", "log_loss", "brier", "pr_auc", "ks"])
+def test_subset_metric_equals_the_metric_on_the_resampled_rows(name: str) -> None:
+    from modelworks.training.metrics import subset_metric
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 400)
+    p = np.round(rng.uniform(size=400), 2)  # rounded: plenty of tied scores
+    metric = subset_metric(name, y, p)
+    for _ in range(5):
+        rows = rng.integers(0, 400, 400)
+        expected = binary_classification_metrics(y[rows], p[rows])[name]
+        assert metric(rows) == pytest.approx(expected, abs=1e-12)

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
+from modelworks.io import content_md5
 from pipelines.credit_risk.generator import GeneratorParams, generate_credit_data
 from tests.project import copy_project, edit_params, run_in
 
@@ -69,9 +70,26 @@ def test_first_run_makes_a_champion(first_run: Path) -> None:
     champion = client.get_model_version_by_alias(MODEL, "champion")
     assert str(champion.version) == "1"
     assert champion.tags["promotion.decision"] == "promoted"
+    assert all(
+        value.startswith("pass") for key, value in champion.tags.items() if key.startswith("gate.")
+    )
     metrics = _report(first_run, "holdout_metrics.json")
     assert metrics["holdout_roc_auc"] > 0.65
     assert champion.tags["holdout.roc_auc"] == f"{metrics['holdout_roc_auc']:.6f}"
+    raw = first_run / "data" / "01_raw" / MODEL / "loans.parquet"
+    assert champion.tags["lineage.data.loans.md5"] == content_md5(str(raw))[0]
+
+
+def test_the_run_scores_the_batch_with_its_new_champion(first_run: Path) -> None:
+    predictions = pd.read_parquet(
+        first_run / "data" / "07_model_output" / MODEL / "predictions.parquet"
+    )
+    scoring = pd.read_parquet(first_run / "data" / "01_raw" / MODEL / "scoring_loans.parquet")
+    assert sorted(predictions["loan_id"]) == sorted(scoring["loan_id"])
+    assert set(predictions["model_version"]) == {"1"}
+    assert predictions["score"].between(0, 1).all()
+    summary = _report(first_run, "prediction_summary.json")
+    assert summary["rows"] == len(scoring) and summary["model_version"] == "1"
 
 
 def test_one_nested_run_per_fold(first_run: Path) -> None:
@@ -138,10 +156,38 @@ def test_second_run_with_worse_model_keeps_champion(second_run: Path) -> None:
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
     challenger = client.get_model_version(MODEL, "2")
     assert challenger.tags["promotion.decision"] == "rejected"
-    assert "does not beat champion v1" in challenger.tags["promotion.reason"]
+    assert "improvement_roc_auc FAIL" in challenger.tags["promotion.reason"]
     decision = _report(second_run, "registry_decision.json")
-    assert decision["promoted"] is False
-    assert decision["challenger_score"] < decision["champion_score"]
+    assert decision["promoted"] is False and decision["champion_after"] == "1"
+    checks = {check["check"]: check for check in decision["checks"]}
+    assert checks["improvement_roc_auc"]["value"] < 0
+    assert not checks["drift"]["passed"]  # the shifted batch is critical drift too
+
+
+def test_history_lineage_and_reproduce_from_the_command_line(second_run: Path) -> None:
+    history = run_in(second_run, ["modelworks", "history", MODEL, "--json"]).stdout
+    events = [json.loads(line) for line in history.splitlines()]
+    assert [(e["action"], e["version"]) for e in events] == [("promoted", "1"), ("rejected", "2")]
+
+    lineage = json.loads(
+        run_in(second_run, ["modelworks", "lineage", f"{MODEL}@champion", "--json"]).stdout
+    )
+    assert lineage["training"]["use_case"] == MODEL
+    assert lineage["features"]["service"] == "credit_risk_service"
+    assert set(lineage["features"]["feature_views"]) == {
+        "borrower_profile_fv",
+        "borrower_repayment_history_fv",
+    }
+    assert set(lineage["data"]) == {"borrowers", "loans", "repayments", "scoring_loans"}
+    assert lineage["validation"]["success"] is True
+    assert lineage["parameters"]["training"]["n_splits"] == N_SPLITS
+    assert len(lineage["git"]["commit"]) == 40
+
+    # The second run regenerated the raw tables: v1's data now lives only in DVC's cache.
+    reproduced = run_in(second_run, ["modelworks", "reproduce", f"{MODEL}@champion"])
+    assert "v1 matches its recorded holdout metrics" in reproduced.stdout
+    version = _client(second_run).get_model_version(MODEL, "1")
+    assert version.tags["reproduce.result"] == "matches"
 
 
 def test_shifted_batch_is_flagged(second_run: Path) -> None:

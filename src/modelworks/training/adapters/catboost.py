@@ -136,12 +136,19 @@ class CatBoostModel:
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """1-D probability of the positive class; extra columns ignored, any column order."""
-        from catboost import Pool
+        from catboost import FeaturesData
 
-        pool = Pool(
-            _encode(self.features.select(X), self.features), cat_features=self.features.categorical
+        numeric, labels = self.features.arrays(X)
+        labels[pd.isna(labels)] = MISSING_CATEGORY
+        # CatBoost's own array layout (numeric block, then categorical): no per-column pandas
+        # work, and the same values the pandas Pool gives at training time (it stores float32).
+        data = FeaturesData(
+            num_feature_data=numeric.astype(np.float32),
+            cat_feature_data=labels,
+            num_feature_names=list(self.features.numeric),
+            cat_feature_names=list(self.features.categorical),
         )
-        return np.asarray(self._model.predict_proba(pool)[:, 1], dtype=float)
+        return np.asarray(self._model.predict_proba(data)[:, 1], dtype=float)
 
     def feature_importance(self) -> pd.Series:
         """CatBoost's PredictionValuesChange per feature, as shares of the total."""

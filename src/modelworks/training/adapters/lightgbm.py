@@ -178,9 +178,20 @@ class LightGBMModel:
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """1-D probability of the positive class; categories unseen in training count as missing."""
-        encoded = _encode(self.features.select(X), self.categories)
+        numeric, labels = self.features.arrays(X)
+        # The category codes pandas gave at training time (position in the training category
+        # list), computed on arrays: the matrix LightGBM builds from a categorical frame.
+        codes = np.column_stack(
+            [
+                pd.Index(self.categories[name]).get_indexer(labels[:, i]).astype(float)
+                for i, name in enumerate(self.features.categorical)
+            ]
+            or [np.empty((len(numeric), 0))]
+        )
+        codes[codes < 0] = np.nan
+        matrix = np.hstack([numeric, codes])
         return np.asarray(
-            self._booster.predict(encoded, num_iteration=self.best_iteration), dtype=float
+            self._booster.predict(matrix, num_iteration=self.best_iteration), dtype=float
         )
 
     def feature_importance(self) -> pd.Series:

@@ -1,0 +1,294 @@
+"""``modelworks``: the registry and serving commands, run from inside the project.
+
+    modelworks history MODEL
+    modelworks promote MODEL VERSION [--force --reason "..."]
+    modelworks rollback MODEL --reason "..."
+    modelworks lineage MODEL@champion          (or MODEL@<alias>, MODEL@<version>)
+    modelworks reproduce MODEL@champion
+    modelworks serve MODEL [--port 8000]
+
+The same commands run as ``kedro <command>`` inside the project.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from modelworks.project import Project, ProjectError, load_project
+
+# A command prints its answer, not Kedro's start-up log (set before Kedro configures logging).
+os.environ.setdefault("KEDRO_LOGGING_CONFIG", str(Path(__file__).with_name("cli_logging.yml")))
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+
+
+class ModelworksError(click.ClickException):
+    """A failure the user can act on: printed as one message, exit status 1."""
+
+
+def _project(ctx: click.Context) -> Project:
+    try:
+        return load_project(env=(ctx.obj or {}).get("env"))
+    except ProjectError as exc:
+        raise ModelworksError(str(exc)) from None
+
+
+def _reference(text: str) -> tuple[str, str]:
+    """``name@alias``, ``name@3`` or ``name`` (the champion)."""
+    name, _, ref = text.partition("@")
+    return name, ref or "champion"
+
+
+@click.group()
+@click.option("--env", default=None, help="Kedro configuration environment (default: local).")
+@click.pass_context
+def main(ctx: click.Context, env: str | None) -> None:
+    """modelworks: promotion gates, audit trail, lineage, reproduction and serving."""
+    # Warnings go through logging, where the project's filter drops libraries' notices.
+    logging.captureWarnings(True)
+    ctx.ensure_object(dict)
+    ctx.obj["env"] = env
+
+
+@main.command()
+@click.argument("model")
+@click.argument("version")
+@click.option("--force", is_flag=True, help="Move the alias even if checks fail.")
+@click.option("--reason", default=None, help="Why (required with --force; recorded).")
+@click.pass_context
+def promote(ctx: click.Context, model: str, version: str, force: bool, reason: str | None) -> None:
+    """Run the gate on MODEL VERSION and make it champion if every check passes."""
+    if force and not reason:
+        raise click.UsageError("--force needs --reason: a forced promotion records why")
+    project = _project(ctx)
+    from modelworks.registry.promotion import RegistryError
+    from modelworks.registry.promotion import promote as run_gate
+
+    _, params = _use_case(project, model)
+    try:
+        decision = run_gate(
+            model, version, params.registry.gate, force_reason=reason if force else None
+        )
+    except RegistryError as exc:
+        raise ModelworksError(str(exc)) from None
+    _print_checks(decision.checks)
+    click.echo(f"{model} v{version}: {decision.action} ({decision.reason})")
+    if not decision.promoted:
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("model")
+@click.option("--reason", required=True, help="Why the current champion is withdrawn (recorded).")
+@click.pass_context
+def rollback(ctx: click.Context, model: str, reason: str) -> None:
+    """Give the alias champion back to the version the current champion replaced."""
+    _project(ctx)
+    from modelworks.registry.promotion import RegistryError
+    from modelworks.registry.promotion import rollback as roll_back
+
+    try:
+        decision = roll_back(model, reason=reason)
+    except RegistryError as exc:
+        raise ModelworksError(str(exc)) from None
+    click.echo(f"{model}: champion v{decision.champion_before} -> v{decision.champion_after}")
+
+
+@main.command()
+@click.argument("model")
+@click.option("--json", "as_json", is_flag=True, help="One JSON event per line.")
+@click.pass_context
+def history(ctx: click.Context, model: str, as_json: bool) -> None:
+    """The audit trail of MODEL: every promotion, rejection and rollback."""
+    _project(ctx)
+    from modelworks.registry.promotion import history as read_history
+
+    events = read_history(model)
+    if as_json:
+        for event in events:
+            click.echo(json.dumps(event, sort_keys=True))
+        return
+    if not events:
+        click.echo(f"{model}: no promotions, rejections or rollbacks recorded yet")
+        return
+    for event in events:
+        before, after = (_version(event[k]) for k in ("champion_before", "champion_after"))
+        change = f"champion {before} -> {after}" if before != after else f"champion stays {after}"
+        click.echo(
+            f"{event['at']}  v{event['version']:<4} {event['action']:<11} {change:<26} "
+            f"by {event['actor']}  {event['reason']}"
+        )
+
+
+@main.command()
+@click.argument("reference")
+@click.option("--json", "as_json", is_flag=True, help="The whole lineage document.")
+@click.pass_context
+def lineage(ctx: click.Context, reference: str, as_json: bool) -> None:
+    """What produced REFERENCE (model@alias or model@version): code, data, features, params."""
+    _project(ctx)
+    model, ref = _reference(reference)
+    version, document = _lineage(model, ref)
+    if as_json:
+        click.echo(json.dumps(document, indent=2, sort_keys=True))
+        return
+    click.echo(_lineage_text(model, version, document))
+
+
+@main.command()
+@click.argument("reference")
+@click.option("--tolerance", default=None, type=float, help="Largest metric difference accepted.")
+@click.option(
+    "--keep", type=click.Path(path_type=Path), default=None, help="Keep the scratch project here."
+)
+@click.pass_context
+def reproduce(
+    ctx: click.Context, reference: str, tolerance: float | None, keep: Path | None
+) -> None:
+    """Rebuild the training set of REFERENCE from its lineage, retrain, compare metrics."""
+    project = _project(ctx)
+    from modelworks.registry.reproduce import (
+        DEFAULT_TOLERANCE,
+        ReproductionError,
+    )
+    from modelworks.registry.reproduce import reproduce as run_reproduction
+
+    model, ref = _reference(reference)
+    version, document = _lineage(model, ref)
+    limit = DEFAULT_TOLERANCE if tolerance is None else tolerance
+    click.echo(f"reproducing {model} v{version} from commit {str(document['git']['commit'])[:12]}")
+    try:
+        result = run_reproduction(
+            project.root, model, version, document, tolerance=limit, keep=keep
+        )
+    except ReproductionError as exc:
+        raise ModelworksError(str(exc)) from None
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    for name, values in result.metrics.items():
+        click.echo(
+            f"  {name:<10} recorded {values['recorded']:.6f}  reproduced {values['reproduced']:.6f}"
+            f"  difference {values['difference']:+.2e}"
+        )
+    _tag_reproduction(model, version, result.to_dict())
+    verdict = "matches" if result.matches else "does NOT match"
+    click.echo(f"{model} v{version} {verdict} its recorded holdout metrics (tolerance {limit:g})")
+    if not result.matches:
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("model")
+@click.option("--alias", default="champion", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.pass_context
+def serve(ctx: click.Context, model: str, alias: str, host: str, port: int) -> None:
+    """Serve MODEL@ALIAS over HTTP: POST /predict with entity keys and request fields."""
+    _project(ctx)
+    import uvicorn
+    from kedro.io import DatasetError
+
+    from modelworks.serving.app import create_app
+    from modelworks.serving.datasets import RegisteredModelDataset
+
+    try:
+        served = RegisteredModelDataset(model, alias=alias).load()
+    except DatasetError as exc:
+        raise ModelworksError(str(exc)) from None
+    click.echo(f"serving {model} v{served.version} (@{alias}) on http://{host}:{port}/predict")
+    uvicorn.run(create_app(served), host=host, port=port, log_level="warning")
+
+
+def _version(version: str | None) -> str:
+    return f"v{version}" if version else "none"
+
+
+def _use_case(project: Project, model: str) -> tuple[Any, Any]:
+    try:
+        return project.use_case_of(model)
+    except ProjectError as exc:
+        raise ModelworksError(str(exc)) from None
+
+
+def _lineage(model: str, ref: str) -> tuple[str, dict[str, Any]]:
+    from mlflow import MlflowClient
+
+    from modelworks.registry.lineage import LINEAGE_FILE
+    from modelworks.registry.promotion import RegistryError, resolve_version, run_json
+
+    try:
+        version = resolve_version(model, ref)
+        run_id = str(MlflowClient().get_model_version(model, version).run_id)
+        return version, run_json(MlflowClient(), run_id, LINEAGE_FILE)
+    except RegistryError as exc:
+        raise ModelworksError(str(exc)) from None
+
+
+def _tag_reproduction(model: str, version: str, result: dict[str, Any]) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    client.set_model_version_tag(
+        model, version, "reproduce.result", "matches" if result["matches"] else "differs"
+    )
+    worst = max((abs(m["difference"]) for m in result["metrics"].values()), default=0.0)
+    client.set_model_version_tag(model, version, "reproduce.max_difference", f"{worst:.3g}")
+
+
+def _print_checks(checks: list[dict[str, Any]]) -> None:
+    for check in checks:
+        value = check["value"]
+        shown = f"{value:.6g}" if isinstance(value, float) else str(value)
+        mark = "pass" if check["passed"] else "FAIL"
+        click.echo(
+            f"  {mark}  {check['check']:<28} {shown:<12} ({check['threshold']}) {check['detail']}"
+        )
+
+
+def _lineage_text(model: str, version: str, doc: dict[str, Any]) -> str:
+    git = doc["git"]
+    lines = [
+        f"{model} v{version}",
+        f"  code        commit {git['commit']}{' (dirty work tree)' if git['dirty'] else ''}",
+        f"  trained     candidate {doc['training']['name']} ({doc['training']['adapter']}), "
+        f"run {doc['training']['run_id']}",
+        f"  validation  {'passed' if doc['validation']['success'] else 'FAILED'} "
+        f"({doc['validation']['suite']}, {doc['validation']['validated_at']})",
+        f"  features    {doc['features']['service']}  "
+        f"definitions {doc['features']['definitions_sha256'][:16]}",
+    ]
+    for view, info in doc["features"]["feature_views"].items():
+        lines.append(
+            f"              {view}: {len(info['features'])} features, "
+            f"{info['definition_sha256'][:16]}"
+        )
+    entity = doc["entity_rows"]
+    lines.append(f"  entity rows {entity['rows']} rows, sha256 {entity['sha256'][:16]}")
+    for table, source in doc["data"].items():
+        if source:
+            lines.append(
+                f"  data        {table}: {source['path']} "
+                f"md5 {source['md5']} ({source['bytes']} bytes)"
+            )
+    holdout = doc["metrics"]["holdout"]
+    lines.append("  holdout     " + ", ".join(f"{k} {v:.4f}" for k, v in holdout.items()))
+    cv = doc["metrics"]["cv"]
+    means = {k[: -len("_mean")]: v for k, v in cv.items() if k.endswith("_mean")}
+    lines.append(
+        "  cv          "
+        + ", ".join(f"{k} {v:.4f} ± {cv.get(f'{k}_std', 0.0):.4f}" for k, v in means.items())
+    )
+    lines.append("  packages    " + ", ".join(f"{k} {v}" for k, v in doc["packages"].items()))
+    lines.append(f"  parameters  {len(doc['parameters'])} blocks: {', '.join(doc['parameters'])}")
+    return "\n".join(lines)
+
+
+# Kedro loads a project's commands from ``<package>.cli:cli``: the same commands, under `kedro`.
+cli = main

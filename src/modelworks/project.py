@@ -1,0 +1,93 @@
+"""The Kedro project as the command line sees it: its parameters and its MLflow connection.
+
+Commands run from anywhere inside the project; the root is the folder whose
+``pyproject.toml`` declares ``[tool.kedro]``. Configuration is read with the project's own
+config loader and environments, as ``kedro run`` reads it, and MLflow is pointed at the
+tracking and registry URIs of ``conf/*/mlflow.yml``, without starting a Kedro session.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelworks.params import parse_params
+from modelworks.use_cases import UseCase, discover_use_cases
+
+
+class ProjectError(RuntimeError):
+    """The command cannot find or use the project."""
+
+
+@dataclass(frozen=True)
+class Project:
+    """A loaded project: its root and configuration."""
+
+    root: Path
+    config: Any
+    env: str | None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.config["parameters"])
+
+    def use_case_of(self, model_name: str) -> tuple[UseCase, Any]:
+        """The use case that registers ``model_name``, with its typed parameters."""
+        params = self.params
+        known = []
+        for use_case in discover_use_cases():
+            block = params.get(use_case.name)
+            if block is None:
+                continue
+            typed = parse_params(use_case.params_model, block, where=use_case.name)
+            registry = getattr(typed, "registry", None)
+            if registry is None:
+                continue
+            if registry.model_name == model_name:
+                return use_case, typed
+            known.append(registry.model_name)
+        raise ProjectError(f"no use case registers a model named {model_name!r}; known: {known}")
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` with a Kedro ``pyproject.toml``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and "[tool.kedro]" in pyproject.read_text():
+            return folder
+    raise ProjectError(
+        f"{here} is not inside a Kedro project (no pyproject.toml with [tool.kedro])"
+    )
+
+
+def load_project(start: Path | None = None, env: str | None = None) -> Project:
+    """The project's configuration, with MLflow connected and the working directory its root."""
+    from kedro.framework.project import settings
+    from kedro.framework.startup import bootstrap_project
+
+    root = find_root(start)
+    os.chdir(root)  # MLflow's sqlite:///mlruns/... and Feast's paths are relative to the root
+    bootstrap_project(root)
+    args = dict(settings.CONFIG_LOADER_ARGS)
+    args["config_patterns"] = {
+        **args.get("config_patterns", {}),
+        "mlflow": ["mlflow*", "mlflow*/**"],
+    }
+    config = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(root / settings.CONF_SOURCE), env=env, **args
+    )
+    _connect_mlflow(config["mlflow"])
+    return Project(root=root, config=config, env=env)
+
+
+def _connect_mlflow(mlflow_config: dict[str, Any]) -> None:
+    """Tracking and registry URIs as kedro-mlflow would set them for ``kedro run``."""
+    import mlflow
+
+    server = mlflow_config.get("server", {})
+    tracking = server.get("mlflow_tracking_uri") or "mlruns"
+    mlflow.set_tracking_uri(tracking)
+    mlflow.set_registry_uri(server.get("mlflow_registry_uri") or tracking)
