@@ -5,6 +5,9 @@ SHELL := /bin/bash
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Apache Airflow, only to check that the exported DAG imports; it cannot share .venv's pins.
+AIRFLOW_VENV  := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 PYTHON ?= python3.11
 
 # Kedro's telemetry calls the network; modelworks never sends it.
@@ -24,12 +27,17 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
+$(AIRFLOW_STAMP): tests/requirements/airflow.txt
+	@test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r tests/requirements/airflow.txt
+	@touch $@
+
 setup: $(STAMP) ## Create .venv with the pinned versions (skipped when nothing changed)
 
 run: setup ## Set up, then run every use case on embedded defaults (kedro run)
 	$(BIN)/kedro run
 
-test: setup lint typecheck ## Set up, then lint, type-check and run the whole test suite
+test: setup $(AIRFLOW_STAMP) lint typecheck ## Set up, then lint, type-check and run the whole test suite
 	$(BIN)/pytest
 
 lint: setup ## ruff check + format check
@@ -51,4 +59,4 @@ ui: setup ## Open the MLflow UI on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --port 5000
 
 clean: ## Remove generated data, runs and the virtual environment
-	rm -rf $(VENV) mlruns data/0*/* feature_repo/data
+	rm -rf $(VENV) $(AIRFLOW_VENV) mlruns/* data/0*/*/ data/.locks logs

@@ -206,6 +206,58 @@ def serve(ctx: click.Context, model: str, alias: str, host: str, port: int) -> N
     uvicorn.run(create_app(served), host=host, port=port, log_level="warning")
 
 
+@main.group()
+def schedule() -> None:
+    """Run the project's schedules (conf/*/schedules.yml) or export them."""
+
+
+@schedule.command("run")
+@click.option("--poll", default=5.0, show_default=True, help="Seconds between checks on runs.")
+@click.pass_context
+def schedule_run(ctx: click.Context, poll: float) -> None:
+    """Run every schedule in this process until interrupted; one run per use case at a time."""
+    project = _project(ctx)
+    from modelworks.scheduling.runner import Scheduler
+
+    schedules = _schedules(project)
+    scheduler = Scheduler(schedules, project.root, poll_seconds=poll)
+    for item in schedules:
+        click.echo(f"{item.key}: {item.pipeline} on '{item.cron}' ({item.timezone})")
+    click.echo("log: logs/schedule.jsonl; Ctrl-C stops")
+    try:
+        scheduler.run()
+    except KeyboardInterrupt:
+        click.echo(f"stopped; still running: {scheduler.running or 'nothing'}")
+
+
+@schedule.command("export")
+@click.option("--to", "target", type=click.Choice(["crontab", "airflow"]), required=True)
+@click.option("--output", type=click.Path(path_type=Path), default=None, help="Write to a file.")
+@click.pass_context
+def schedule_export(ctx: click.Context, target: str, output: Path | None) -> None:
+    """Print (or write) crontab lines or an Airflow DAG file that run the same pipelines."""
+    project = _project(ctx)
+    from modelworks.scheduling.export import airflow_dag, crontab
+
+    render = crontab if target == "crontab" else airflow_dag
+    text = render(_schedules(project), root=project.root, python=Path(sys.executable))
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        click.echo(f"wrote {output}")
+
+
+def _schedules(project: Project) -> list[Any]:
+    try:
+        schedules = project.schedules()
+    except ValueError as exc:
+        raise ModelworksError(str(exc)) from None
+    if not schedules:
+        raise ModelworksError("no schedules: declare them in conf/base/schedules.yml")
+    return schedules
+
+
 def _version(version: str | None) -> str:
     return f"v{version}" if version else "none"
 

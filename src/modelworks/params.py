@@ -6,7 +6,7 @@ them before any node runs. ``parse_params`` checks a whole use-case block the sa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -21,7 +21,10 @@ class ParameterError(ValueError):
     """Parameters in conf/ do not match their declared model."""
 
 
-def parse_params(model: type[StrictModel], value: Any, *, where: str) -> StrictModel:
+M = TypeVar("M", bound=StrictModel)
+
+
+def parse_params(model: type[M], value: Any, *, where: str) -> M:
     """Validate ``value`` against ``model``; the error names every offending key under ``where``."""
     if isinstance(value, model):
         return value

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kedro.config import MissingConfigException
+
 from modelworks.params import parse_params
 from modelworks.use_cases import UseCase, discover_use_cases
 
@@ -50,6 +52,22 @@ class Project:
             known.append(registry.model_name)
         raise ProjectError(f"no use case registers a model named {model_name!r}; known: {known}")
 
+    def schedules(self) -> list[Any]:
+        """The schedules of ``conf/*/schedules.yml``, checked against use cases and pipelines."""
+        from kedro.framework.project import pipelines
+
+        from modelworks.scheduling.schedules import parse_schedules
+
+        try:
+            config = self.config["schedules"]
+        except MissingConfigException:
+            return []
+        return parse_schedules(
+            config,
+            use_cases=[use_case.name for use_case in discover_use_cases()],
+            pipelines=list(pipelines),
+        )
+
 
 def find_root(start: Path | None = None) -> Path:
     """The nearest folder at or above ``start`` with a Kedro ``pyproject.toml``."""
@@ -75,6 +93,7 @@ def load_project(start: Path | None = None, env: str | None = None) -> Project:
     args["config_patterns"] = {
         **args.get("config_patterns", {}),
         "mlflow": ["mlflow*", "mlflow*/**"],
+        "schedules": ["schedules*", "schedules*/**"],
     }
     config = settings.CONFIG_LOADER_CLASS(
         conf_source=str(root / settings.CONF_SOURCE), env=env, **args
