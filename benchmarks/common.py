@@ -38,12 +38,23 @@ def _child(
         start = time.perf_counter()
         result = func(*args, **kwargs)
         seconds = time.perf_counter() - start
-        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        pipe.send(("ok", seconds, peak_kb / 1024, result))
+        pipe.send(("ok", seconds, peak_resident_mb(), result))
     except BaseException as exc:  # reported to the parent, which raises it
         pipe.send(("error", 0.0, 0.0, f"{type(exc).__name__}: {exc}"))
     finally:
         pipe.close()
+
+
+def peak_resident_mb() -> float:
+    """This process's own peak resident memory (VmHWM).
+
+    Not ``ru_maxrss``: Linux carries it across fork and exec, so a child would report at least
+    its parent's peak.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Measurement:

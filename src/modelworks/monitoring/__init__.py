@@ -1,21 +1,46 @@
-"""Monitoring: feature drift against a stored reference profile, and its HTML report."""
+"""Monitoring: drift and label-free performance of scoring batches against a reference profile.
 
-from modelworks.monitoring.drift import (
-    DriftParams,
-    DriftThresholds,
-    build_reference_profile,
-    compute_drift,
+At training time ``build_reference_profile`` summarises the reference rows (and the model's
+scores and labels on them) into JSON stored with the model version. Each scoring batch is then
+compared with it: ``compute_drift`` per feature, ``prediction_drift`` on the scores,
+``estimate_performance`` before labels exist and ``realised_performance`` once they arrive;
+``monitor_batch`` runs them all into one summary that ``render_monitoring_report`` renders.
+"""
+
+from modelworks.monitoring.batch import monitor_batch
+from modelworks.monitoring.calibration import calibrate, fit_calibration
+from modelworks.monitoring.drift import compute_drift, prediction_drift
+from modelworks.monitoring.metrics import realised_performance
+from modelworks.monitoring.params import DriftParams, DriftThresholds
+from modelworks.monitoring.performance import (
+    estimate_performance,
+    expected_performance,
+    expected_roc_auc,
+)
+from modelworks.monitoring.profile import PROFILE_VERSION, build_reference_profile
+from modelworks.monitoring.report import render_monitoring_report
+from modelworks.monitoring.statistics import (
     holm_correction,
+    jensen_shannon_distance,
     population_stability_index,
 )
-from modelworks.monitoring.report import render_drift_report
 
 __all__ = [
+    "PROFILE_VERSION",
     "DriftParams",
     "DriftThresholds",
     "build_reference_profile",
+    "calibrate",
     "compute_drift",
+    "estimate_performance",
+    "expected_performance",
+    "expected_roc_auc",
+    "fit_calibration",
     "holm_correction",
+    "jensen_shannon_distance",
+    "monitor_batch",
     "population_stability_index",
-    "render_drift_report",
+    "prediction_drift",
+    "realised_performance",
+    "render_monitoring_report",
 ]

@@ -1,4 +1,4 @@
-"""HTML drift report: a complete, self-contained page with a plot per flagged feature."""
+"""HTML monitoring report: a complete, self-contained page with every section it was given."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from modelworks.monitoring import (
     DriftParams,
     build_reference_profile,
     compute_drift,
-    render_drift_report,
+    monitor_batch,
+    render_monitoring_report,
 )
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -30,18 +31,19 @@ def make_frame(n: int, seed: int, *, shift: float = 0.0, p: tuple[float, ...] = 
     )
 
 
-@pytest.fixture(scope="module")
-def profile() -> dict:
-    return build_reference_profile(
-        make_frame(5_000, seed=1), numeric=["income", "tenure"], categorical=["channel"]
-    )
+def scores_and_labels(frame: pd.DataFrame, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A score that rises with income, and labels drawn from it."""
+    rng = np.random.default_rng(seed)
+    scores = 1 / (1 + np.exp(-(frame["income"].to_numpy() - 55.0) / 8.0))
+    return scores, rng.random(len(frame)) < scores
 
 
-def test_report_is_a_complete_self_contained_page(profile: dict) -> None:
-    current = make_frame(3_000, seed=2, shift=8.0, p=(0.3, 0.7))
-    summary = compute_drift(profile, current, DriftParams())
-    html = render_drift_report(summary, profile, current, title="Drift <batch 7>")
+def images(html: str) -> list[bytes]:
+    found = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    return [base64.b64decode(data) for data in found]
 
+
+def assert_self_contained(html: str) -> None:
     assert html.startswith("<!DOCTYPE html>")
     assert html.rstrip().endswith("</html>")
     for tag in ("<html", "<head>", "<body>", "</body>", "<table>", "</table>"):
@@ -50,8 +52,38 @@ def test_report_is_a_complete_self_contained_page(profile: dict) -> None:
     assert "<script" not in html
     assert "<link" not in html
     assert not re.search(r"""src=["'](?!data:image/png;base64,)""", html)
-    assert "Drift &lt;batch 7&gt;" in html
+    assert all(png.startswith(PNG_MAGIC) for png in images(html))
 
+
+@pytest.fixture(scope="module")
+def reference() -> pd.DataFrame:
+    return make_frame(5_000, seed=1)
+
+
+@pytest.fixture(scope="module")
+def profile(reference: pd.DataFrame) -> dict:
+    return build_reference_profile(reference, numeric=["income", "tenure"], categorical=["channel"])
+
+
+@pytest.fixture(scope="module")
+def scored_profile(reference: pd.DataFrame) -> dict:
+    scores, labels = scores_and_labels(reference, seed=2)
+    return build_reference_profile(
+        reference,
+        numeric=["income", "tenure"],
+        categorical=["channel"],
+        scores=scores,
+        labels=labels,
+    )
+
+
+def test_drift_only_report_is_a_complete_self_contained_page(profile: dict) -> None:
+    current = make_frame(3_000, seed=2, shift=8.0, p=(0.3, 0.7))
+    summary = compute_drift(profile, current, DriftParams())
+    html = render_monitoring_report(summary, profile, current, title="Drift <batch 7>")
+
+    assert_self_contained(html)
+    assert "Drift &lt;batch 7&gt;" in html
     for name in ("income", "tenure", "channel"):
         assert name in html
     verdicts = {row["feature"]: row["verdict"] for row in summary["features"]}
@@ -59,16 +91,18 @@ def test_report_is_a_complete_self_contained_page(profile: dict) -> None:
     assert '<td class="critical">critical</td>' in html
     assert '<td class="ok">ok</td>' in html
     assert "Drift detected" in html
-
-    images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    assert len(images) == summary["n_warn"] + summary["n_critical"] == 2
-    assert all(base64.b64decode(data).startswith(PNG_MAGIC) for data in images)
+    assert "critical: PSI" in html  # the reasons
+    # One plot per flagged feature; no performance, prediction or trend sections.
+    assert len(images(html)) == summary["n_warn"] + summary["n_critical"] == 2
+    assert "Model performance" not in html
+    assert "Prediction drift" not in html
+    assert "Trend over runs" not in html
 
 
 def test_report_without_drift_has_no_plots(profile: dict) -> None:
     current = make_frame(3_000, seed=3)
     summary = compute_drift(profile, current, DriftParams())
-    html = render_drift_report(summary, profile, current, title="Quiet batch")
+    html = render_monitoring_report(summary, profile, current, title="Quiet batch")
 
     assert summary["n_warn"] == summary["n_critical"] == 0
     assert "<img" not in html
@@ -76,12 +110,43 @@ def test_report_without_drift_has_no_plots(profile: dict) -> None:
     assert html.count('<td class="ok">ok</td>') == 3
 
 
+def test_full_report_has_performance_prediction_drift_and_trend(scored_profile: dict) -> None:
+    history = []
+    for week, shift in enumerate((0.0, 0.0, 6.0)):
+        frame = make_frame(2_000, seed=10 + week, shift=shift)
+        scores, labels = scores_and_labels(frame, seed=20 + week)
+        past = monitor_batch(scored_profile, frame, DriftParams(), scores=scores, run=f"w{week}")
+        # Labels arrived later for the first two weeks only.
+        if week < 2:
+            past["realised_performance"] = monitor_batch(
+                scored_profile, frame, DriftParams(), scores=scores, labels=labels
+            )["realised_performance"]
+        history.append(past)
+    current = make_frame(2_000, seed=30, shift=8.0)
+    scores, _ = scores_and_labels(current, seed=31)
+    summary = monitor_batch(scored_profile, current, DriftParams(), scores=scores, run="w3")
+    html = render_monitoring_report(
+        summary, scored_profile, current, title="Weekly monitoring", history=history
+    )
+
+    assert_self_contained(html)
+    assert "Model performance" in html
+    assert "&plusmn;" in html  # the estimate's interval
+    assert "Prediction drift" in html
+    assert "Trend over runs" in html
+    for week in ("w0", "w1", "w2", "w3"):
+        assert f"<td>{week}</td>" in html
+    flagged = summary["n_warn"] + summary["n_critical"]
+    # Flagged features, the score distribution and the trend.
+    assert len(images(html)) == flagged + 2
+
+
 def test_report_escapes_names_and_categories() -> None:
     reference = pd.DataFrame({"a<b>": ["x"] * 50 + ["y"] * 50})
     current = pd.DataFrame({"a<b>": ["x"] * 50 + ["<script>alert(1)</script>"] * 50})
     profile = build_reference_profile(reference, numeric=[], categorical=["a<b>"])
     summary = compute_drift(profile, current, DriftParams())
-    html = render_drift_report(summary, profile, current, title="t")
+    html = render_monitoring_report(summary, profile, current, title="t")
 
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -94,8 +159,16 @@ def test_report_plots_many_categories() -> None:
     current = pd.DataFrame({"c": ["c1"] * 400 + [f"c{i}" for i in range(60)] * 2 + ["$new$"] * 80})
     profile = build_reference_profile(reference, numeric=[], categorical=["c"])
     summary = compute_drift(profile, current, DriftParams())
-    html = render_drift_report(summary, profile, current, title="t")
+    html = render_monitoring_report(summary, profile, current, title="t")
 
     assert summary["features"][0]["verdict"] == "critical"
     assert html.count("<img") == 1
     assert "$new$" in html
+
+
+def test_summary_naming_an_unprofiled_feature_is_refused(profile: dict) -> None:
+    current = make_frame(100, seed=4)
+    summary = compute_drift(profile, current, DriftParams())
+    summary["features"][0] = summary["features"][0] | {"feature": "ghost"}
+    with pytest.raises(ValueError, match=r"\['ghost'\]"):
+        render_monitoring_report(summary, profile, current, title="t")
