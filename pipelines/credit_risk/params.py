@@ -6,6 +6,7 @@ from modelworks.features import FeatureStoreParams
 from modelworks.monitoring import DriftParams
 from modelworks.params import StrictModel
 from modelworks.pipelines.training import RegistryParams, TrainingParams
+from modelworks.scheduling.decision import RetrainPolicy
 from modelworks.serving.batch import ScoringParams
 from modelworks.validation import ValidationSpec
 from pipelines.credit_risk.generator import GeneratorParams
@@ -19,3 +20,4 @@ class CreditRiskParams(StrictModel):
     registry: RegistryParams
     monitoring: DriftParams
     scoring: ScoringParams
+    retrain: RetrainPolicy

@@ -6,6 +6,7 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from modelworks.pipelines import (
     batch_scoring_pipeline,
+    champion_monitoring_pipeline,
     drift_monitoring_pipeline,
     feature_retrieval_pipeline,
     feature_store_pipeline,
@@ -26,9 +27,16 @@ FEATURE_TABLES = ["borrower_profile", "borrower_repayment_history"]
 
 
 def create_pipelines() -> dict[str, Pipeline]:
-    """``credit_risk_ingest`` (generator -> raw tables), ``credit_risk_train`` (gate, features,
-    training, registry, drift), ``credit_risk_score`` (the champion on the scoring batch), and
-    ``credit_risk``: all three in order."""
+    """The use case's pipelines:
+
+    * ``credit_risk_ingest``: generator -> raw tables;
+    * ``credit_risk_train``: validation gate, features, training, registry gate, drift;
+    * ``credit_risk_score``: the champion on the scoring batch;
+    * ``credit_risk_monitor``: the champion's monitoring run and the retrain decision;
+    * ``credit_risk_retrain``: monitor -> decide -> train -> gate -> promote -> score, training
+      only when the decision says so;
+    * ``credit_risk``: ingest, train and score in order.
+    """
     ingest = Pipeline(
         [
             node(
@@ -67,13 +75,24 @@ def create_pipelines() -> dict[str, Pipeline]:
             ),
         ]
     )
-    train = (
+    prepare = (
         validation_pipeline(RAW_TABLES)
         + feature_tables
         + feature_store_pipeline(FEATURE_TABLES)
         + feature_retrieval_pipeline("loan_entity_rows", "training_set")
         + feature_retrieval_pipeline("scoring_entity_rows", "scoring_features")
+    )
+    train = (
+        prepare
         + training_pipeline(use_case=NAME, entity_rows="loan_entity_rows")
+        + drift_monitoring_pipeline()
+    )
+    retrain = (
+        prepare
+        + champion_monitoring_pipeline("scoring_features")
+        + training_pipeline(
+            use_case=NAME, entity_rows="loan_entity_rows", retrain_decision="retrain_decision"
+        )
         + drift_monitoring_pipeline()
     )
     score = batch_scoring_pipeline("scoring_features")
@@ -82,5 +101,9 @@ def create_pipelines() -> dict[str, Pipeline]:
         f"{NAME}_ingest": pipeline(ingest, namespace=NAME),
         f"{NAME}_train": pipeline(train, namespace=NAME),
         f"{NAME}_score": pipeline(score, namespace=NAME),
+        f"{NAME}_monitor": pipeline(
+            champion_monitoring_pipeline("scoring_features"), namespace=NAME
+        ),
+        f"{NAME}_retrain": pipeline(retrain + score_new_champion, namespace=NAME),
         NAME: pipeline(ingest + train + score_new_champion, namespace=NAME),
     }

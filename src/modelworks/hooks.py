@@ -1,8 +1,10 @@
-"""Project hooks: whole use-case parameter blocks validated at start-up, and typed parameters
-logged by kedro-mlflow as the flat key/value pairs it knows how to show."""
+"""Project hooks: whole use-case parameter blocks validated at start-up, typed parameters
+logged by kedro-mlflow as the flat key/value pairs it knows how to show, and the wall time of
+every node recorded in the pipeline's MLflow run."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import mlflow
@@ -57,3 +59,25 @@ class TypedParamsMlflowHook(MlflowHook):
         while mlflow.active_run():
             mlflow.end_run(failed)
         self.mlflow_config.server._mlflow_client.set_terminated(self.run_id, failed)
+
+
+class NodeTimingHook:
+    """Each node's wall time as metric ``node_seconds.<node>`` of the pipeline's MLflow run.
+
+    Every run then carries its own per-node breakdown, so a slow step shows in the MLflow UI
+    next to the metrics it produced, and runs compare across data sizes and versions.
+    """
+
+    def __init__(self) -> None:
+        self._started: dict[str, float] = {}
+
+    @hook_impl
+    def before_node_run(self, node: Any) -> None:
+        self._started[node.name] = time.perf_counter()
+
+    @hook_impl
+    def after_node_run(self, node: Any) -> None:
+        started = self._started.pop(node.name, None)
+        if started is None or mlflow.active_run() is None:
+            return
+        mlflow.log_metric(f"node_seconds.{node.name}", time.perf_counter() - started)

@@ -8,6 +8,7 @@ and a model's lineage name the exact data, and it can be found again in DVC's ca
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
@@ -136,3 +137,32 @@ def _parse_utc(values: pd.Series, *, where: str) -> pd.Series:
         samples = values[bad].astype(str).unique()[:SAMPLE_SIZE].tolist()
         raise DatasetError(f"{where}: {int(bad.sum())} value(s) are not timestamps, e.g. {samples}")
     return parsed
+
+
+class JSONLinesDataset(AbstractDataset[dict[str, Any], list[dict[str, Any]]]):
+    """An append-only log of JSON documents: each save adds one line, a load returns them all.
+
+    What a monitoring history needs: every run adds its summary, the report reads the trend,
+    and no run rewrites (or can lose) the earlier ones.
+    """
+
+    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
+        self._filepath = Path(filepath)
+        self.metadata = metadata
+
+    def load(self) -> list[dict[str, Any]]:
+        if not self._filepath.is_file():
+            return []
+        lines = self._filepath.read_text().splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def save(self, data: dict[str, Any]) -> None:
+        self._filepath.parent.mkdir(parents=True, exist_ok=True)
+        with self._filepath.open("a") as handle:
+            handle.write(json.dumps(data, default=str) + "\n")
+
+    def _exists(self) -> bool:
+        return self._filepath.is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath)}

@@ -15,12 +15,16 @@ os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
 from kedro.config import OmegaConfigLoader  # noqa: E402
 
-from modelworks.hooks import ParameterValidationHook, TypedParamsMlflowHook  # noqa: E402
+from modelworks.hooks import (  # noqa: E402
+    NodeTimingHook,
+    ParameterValidationHook,
+    TypedParamsMlflowHook,
+)
 
 # kedro-mlflow's own hook is replaced by its typed-parameter subclass, registered here;
 # telemetry never runs (`.telemetry` also says so for the CLI).
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro-mlflow", "kedro-telemetry")
-HOOKS = (ParameterValidationHook(), TypedParamsMlflowHook())
+HOOKS = (ParameterValidationHook(), TypedParamsMlflowHook(), NodeTimingHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -8,13 +8,17 @@ Every factory returns an un-namespaced pipeline over conventional dataset names
 """
 
 from modelworks.pipelines.features import feature_retrieval_pipeline, feature_store_pipeline
-from modelworks.pipelines.monitoring import drift_monitoring_pipeline
+from modelworks.pipelines.monitoring import (
+    champion_monitoring_pipeline,
+    drift_monitoring_pipeline,
+)
 from modelworks.pipelines.scoring import batch_scoring_pipeline
 from modelworks.pipelines.training import training_pipeline
 from modelworks.pipelines.validation import validation_pipeline
 
 __all__ = [
     "batch_scoring_pipeline",
+    "champion_monitoring_pipeline",
     "drift_monitoring_pipeline",
     "feature_retrieval_pipeline",
     "feature_store_pipeline",

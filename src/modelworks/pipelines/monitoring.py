@@ -1,4 +1,5 @@
-"""Drift monitoring nodes: a reference profile from training rows, drift of the newest batch."""
+"""Monitoring nodes: the reference profile a new model is registered with, drift of the newest
+batch against it, and the champion's monitoring run that feeds the retrain decision."""
 
 from __future__ import annotations
 
@@ -7,48 +8,134 @@ from typing import Any
 import pandas as pd
 from kedro.pipeline import Pipeline, node
 
-from modelworks.monitoring import DriftParams, build_reference_profile, compute_drift
-from modelworks.monitoring import render_drift_report as render_html
+from modelworks.monitoring import (
+    DriftParams,
+    build_reference_profile,
+    compute_drift,
+    monitor_batch,
+    render_monitoring_report,
+)
 from modelworks.pipelines.training import RegistryParams, TrainingParams
+from modelworks.scheduling.decision import RetrainPolicy, decide_retrain
+from modelworks.serving.datasets import ServedModel
 
 
 def profile_reference(
-    training_rows: pd.DataFrame, training: TrainingParams, monitoring: DriftParams
-) -> dict[str, Any]:
-    """Summarise the model's training features once, so monitoring never reloads them."""
+    holdout_rows: pd.DataFrame,
+    best: dict[str, Any] | None,
+    training: TrainingParams,
+    monitoring: DriftParams,
+) -> dict[str, Any] | None:
+    """Summarise the holdout once: features, the new model's scores and its calibration.
+
+    The out-of-time holdout is the newest labelled data and was scored out of sample, which is
+    what a calibration map for label-free performance estimation needs.
+    """
+    if best is None:
+        return None
     return build_reference_profile(
-        training_rows,
+        holdout_rows,
         numeric=training.features.numeric,
         categorical=training.features.categorical,
         n_bins=monitoring.n_bins,
+        scores=best["holdout_scores"],
+        labels=holdout_rows[training.label].to_numpy(),
     )
 
 
 def detect_drift(
-    reference_profile: dict[str, Any], scoring_features: pd.DataFrame, monitoring: DriftParams
-) -> dict[str, Any]:
-    """Per-feature drift of the newest scoring batch against the training reference."""
+    reference_profile: dict[str, Any] | None,
+    scoring_features: pd.DataFrame,
+    monitoring: DriftParams,
+) -> dict[str, Any] | None:
+    """Per-feature drift of the newest scoring batch against the new model's reference."""
+    if reference_profile is None:
+        return None
     return compute_drift(reference_profile, scoring_features, monitoring)
 
 
 def render_drift_report(
-    drift_summary: dict[str, Any],
-    reference_profile: dict[str, Any],
+    drift_summary: dict[str, Any] | None,
+    reference_profile: dict[str, Any] | None,
     scoring_features: pd.DataFrame,
     registry: RegistryParams,
 ) -> str:
     """A self-contained HTML page a person can read."""
+    if drift_summary is None or reference_profile is None:
+        return "<!doctype html><title>No new model</title><p>No model was trained in this run.</p>"
     title = f"Drift of the newest scoring batch: {registry.model_name}"
-    return render_html(drift_summary, reference_profile, scoring_features, title=title)
+    return render_monitoring_report(drift_summary, reference_profile, scoring_features, title=title)
+
+
+def monitor_champion(
+    champion: ServedModel,
+    batch: pd.DataFrame,
+    training: TrainingParams,
+    monitoring: DriftParams,
+) -> dict[str, Any]:
+    """The champion on the newest batch: feature and score drift against its own reference,
+    estimated performance, and realised performance where the batch already has labels."""
+    if champion.reference_profile is None:
+        raise ValueError(
+            f"{champion.name} v{champion.version} was registered without a reference profile: "
+            "retrain it with this version of modelworks to monitor it"
+        )
+    scores = champion.predict(batch)
+    labelled = training.label in batch.columns and batch[training.label].notna().all()
+    summary = monitor_batch(
+        champion.reference_profile,
+        batch,
+        monitoring,
+        scores=scores,
+        labels=batch[training.label].to_numpy() if labelled else None,
+        run=pd.Timestamp(batch[training.time_column].max()).date().isoformat(),
+    )
+    return summary | {"model_name": champion.name, "model_version": champion.version}
+
+
+def record_monitoring(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary, appended to the history the report's trend is drawn from."""
+    return summary
+
+
+def render_champion_report(
+    summary: dict[str, Any],
+    history: list[dict[str, Any]],
+    champion: ServedModel,
+    batch: pd.DataFrame,
+) -> str:
+    """The monitoring page of the champion, with the trend over every recorded run."""
+    title = f"Monitoring of {champion.name} v{champion.version}"
+    return render_monitoring_report(
+        summary, champion.reference_profile or {}, batch, title=title, history=history[-52:]
+    )
+
+
+def decide(
+    summary: dict[str, Any],
+    champion: ServedModel,
+    batch: pd.DataFrame,
+    training: TrainingParams,
+    policy: RetrainPolicy,
+) -> dict[str, Any]:
+    """Whether to retrain, with every trigger's value, threshold and outcome."""
+    as_of = pd.Timestamp(batch[training.time_column].max()).to_pydatetime()
+    return decide_retrain(
+        summary,
+        champion={"version": champion.version, "data_through": champion.data_through},
+        as_of=as_of,
+        policy=policy,
+    )
 
 
 def drift_monitoring_pipeline() -> Pipeline:
-    """``training_rows`` + ``scoring_features`` -> ``drift_summary`` (JSON) + ``drift_report``."""
+    """``holdout_rows`` + ``best_candidate`` + ``scoring_features`` -> ``reference_profile``,
+    ``drift_summary`` (JSON) and ``drift_report`` (HTML)."""
     return Pipeline(
         [
             node(
                 profile_reference,
-                inputs=["training_rows", "params:training", "params:monitoring"],
+                inputs=["holdout_rows", "best_candidate", "params:training", "params:monitoring"],
                 outputs="reference_profile",
                 name="profile_reference",
             ),
@@ -68,6 +155,45 @@ def drift_monitoring_pipeline() -> Pipeline:
                 ],
                 outputs="drift_report",
                 name="render_drift_report",
+            ),
+        ]
+    )
+
+
+def champion_monitoring_pipeline(batch: str = "scoring_features") -> Pipeline:
+    """``champion_model`` + ``batch`` -> ``monitoring_summary``, ``monitoring_history`` (every
+    run so far), ``monitoring_report`` (HTML) and ``retrain_decision``."""
+    return Pipeline(
+        [
+            node(
+                monitor_champion,
+                inputs=["champion_model", batch, "params:training", "params:monitoring"],
+                outputs="monitoring_summary",
+                name="monitor_champion",
+            ),
+            node(
+                record_monitoring,
+                inputs="monitoring_summary",
+                outputs="monitoring_history",
+                name="record_monitoring",
+            ),
+            node(
+                render_champion_report,
+                inputs=["monitoring_summary", "monitoring_history", "champion_model", batch],
+                outputs="monitoring_report",
+                name="render_champion_report",
+            ),
+            node(
+                decide,
+                inputs=[
+                    "monitoring_summary",
+                    "champion_model",
+                    batch,
+                    "params:training",
+                    "params:retrain",
+                ],
+                outputs="retrain_decision",
+                name="decide_retrain",
             ),
         ]
     )

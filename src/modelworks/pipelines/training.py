@@ -12,7 +12,7 @@ from kedro.pipeline import Pipeline, node
 from modelworks.params import StrictModel, to_plain
 from modelworks.registry import promotion, tracking
 from modelworks.registry.gate import GatePolicy
-from modelworks.registry.lineage import LINEAGE_FILE, build_lineage, lineage_tags
+from modelworks.registry.lineage import LINEAGE_FILE, PROFILE_FILE, build_lineage, lineage_tags
 from modelworks.training import (
     CandidateParams,
     FeatureSpec,
@@ -136,6 +136,8 @@ def _train_candidate(
         "rounds": n_rounds,
         "cv": cv,
         "holdout": holdout_metrics,
+        # Out-of-sample scores: the reference profile's score distribution and calibration.
+        "holdout_scores": scores.tolist(),
     }
 
 
@@ -144,12 +146,16 @@ def train_candidates(
     holdout: pd.DataFrame,
     feature_service: dict[str, Any],
     params: TrainingParams,
+    retrain_decision: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Cross-validate, refit and evaluate every candidate; each logged in its own MLflow run.
 
     Each model is packaged to fetch its features from the online store of ``feature_service``
-    when a caller sends only entity keys and request-time fields.
+    when a caller sends only entity keys and request-time fields. Given a retrain decision
+    that says no, nothing is trained: the steps after it see no candidates and skip too.
     """
+    if retrain_decision is not None and not retrain_decision["retrain"]:
+        return []
     serving = {
         "feature_service": feature_service["service"],
         "join_keys": feature_service["join_keys"],
@@ -168,12 +174,14 @@ def train_candidates(
 
 def select_best_candidate(
     candidates: list[dict[str, Any]], params: TrainingParams
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+) -> tuple[dict[str, Any] | None, dict[str, Any], dict[str, Any]]:
     """The candidate with the best cross-validated selection metric (the holdout stays unbiased).
 
     Returns the winner, its metrics as a flat JSON document (DVC metrics) and the same metrics
     for kedro-mlflow's metrics dataset.
     """
+    if not candidates:
+        return None, {"candidate": None, "skipped": "no candidate was trained"}, {}
     key = f"{params.selection_metric}_mean"
     best = max(candidates, key=lambda c: _oriented(params.selection_metric, c["cv"][key]))
     metrics = {
@@ -186,45 +194,62 @@ def select_best_candidate(
 
 
 def describe_lineage(
-    best: dict[str, Any],
+    best: dict[str, Any] | None,
     entity_rows: pd.DataFrame,
     validation_report: dict[str, Any],
     feature_service: dict[str, Any],
     parameters: dict[str, Any],
     *,
     use_case: str,
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """Which code, data, features, parameters and packages produced the best candidate."""
+    if best is None:
+        return None
+    params = to_plain(parameters[use_case])
+    time_column = params["training"]["time_column"]
     return build_lineage(
         validation_report=validation_report,
         features={
             key: feature_service[key] for key in ("service", "definitions_sha256", "feature_views")
         },
         entity_rows=entity_rows,
-        parameters=to_plain(parameters[use_case]),
+        parameters=params,
         metrics={"cv": best["cv"], "holdout": best["holdout"]},
         training={
             "use_case": use_case,
             **{key: best[key] for key in ("name", "adapter", "run_id", "model_uri", "rounds")},
+            # The newest labelled event: how old the model's knowledge is, on the data's clock.
+            "data_through": pd.Timestamp(entity_rows[time_column].max()).isoformat(),
         },
     )
 
 
 def register_best_candidate(
-    best: dict[str, Any],
-    lineage: dict[str, Any],
+    best: dict[str, Any] | None,
+    lineage: dict[str, Any] | None,
     holdout: pd.DataFrame,
-    drift_summary: dict[str, Any],
+    drift_summary: dict[str, Any] | None,
+    reference_profile: dict[str, Any] | None,
     training: TrainingParams,
     registry: RegistryParams,
 ) -> dict[str, Any]:
-    """Register the winner with its lineage and evidence, then let the gate decide on it."""
+    """Register the winner with its lineage, evidence and reference profile, then let the gate
+    decide on it."""
+    if best is None or lineage is None:
+        return {
+            "model_name": registry.model_name,
+            "action": "skipped",
+            "reason": "no candidate was trained",
+            "promoted": False,
+        }
     if not lineage["validation"]["success"]:
         raise RuntimeError(
             f"Refusing to register {registry.model_name}: its training data failed validation"
         )
     run_id = best["run_id"]
     tracking.log_dict_to(run_id, lineage, LINEAGE_FILE)
+    if reference_profile is not None:
+        tracking.log_dict_to(run_id, reference_profile, PROFILE_FILE)
     promotion.log_gate_evidence(
         run_id,
         task=TASK,
@@ -253,19 +278,25 @@ def register_best_candidate(
     return decision.to_dict()
 
 
-def worst_verdict(drift_summary: dict[str, Any]) -> str:
-    """The most severe per-feature drift verdict of a drift summary."""
+def worst_verdict(drift_summary: dict[str, Any] | None) -> str | None:
+    """The most severe per-feature drift verdict of a drift summary (None: not measured)."""
+    if drift_summary is None:
+        return None
     verdicts = [feature["verdict"] for feature in drift_summary.get("features", [])]
     return max(verdicts, key=_VERDICT_ORDER.index, default="ok")
 
 
-def training_pipeline(*, use_case: str, entity_rows: str) -> Pipeline:
+def training_pipeline(
+    *, use_case: str, entity_rows: str, retrain_decision: str | None = None
+) -> Pipeline:
     """``training_set`` -> candidates in MLflow -> best -> lineage -> gate and registry.
 
     ``entity_rows`` names the dataset the training set was retrieved for (its digest goes into
-    the lineage); ``use_case`` picks the use case's block of the Kedro parameters.
+    the lineage); ``use_case`` picks the use case's block of the Kedro parameters;
+    ``retrain_decision``, when given, names the decision that lets training happen at all.
     """
     lineage = update_wrapper(partial(describe_lineage, use_case=use_case), describe_lineage)
+    decision = [retrain_decision] if retrain_decision else []
     return Pipeline(
         [
             node(
@@ -276,7 +307,13 @@ def training_pipeline(*, use_case: str, entity_rows: str) -> Pipeline:
             ),
             node(
                 train_candidates,
-                inputs=["training_rows", "holdout_rows", "feature_service", "params:training"],
+                inputs=[
+                    "training_rows",
+                    "holdout_rows",
+                    "feature_service",
+                    "params:training",
+                    *decision,
+                ],
                 outputs="candidates",
                 name="train_candidates",
             ),
@@ -305,6 +342,7 @@ def training_pipeline(*, use_case: str, entity_rows: str) -> Pipeline:
                     "lineage",
                     "holdout_rows",
                     "drift_summary",
+                    "reference_profile",
                     "params:training",
                     "params:registry",
                 ],

@@ -19,6 +19,8 @@ from typing import Any
 import pandas as pd
 
 LINEAGE_FILE = "lineage.json"
+PROFILE_FILE = "monitoring/reference_profile.json"
+"""The monitoring reference of a version, stored with it so monitoring never reloads data."""
 LINEAGE_VERSION = 1
 PACKAGES = (
     "modelworks",

@@ -9,15 +9,21 @@ import numpy as np
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
+from modelworks.registry.lineage import LINEAGE_FILE, PROFILE_FILE
+
 
 @dataclass(frozen=True)
 class ServedModel:
-    """A loaded pyfunc and which registered version it is."""
+    """A loaded pyfunc, which registered version it is, and what monitoring needs of it."""
 
     name: str
     version: str
     run_id: str
     pyfunc: Any
+    reference_profile: dict[str, Any] | None = None
+    """The monitoring reference stored with the version (holdout features, scores, calibration)."""
+    data_through: str | None = None
+    """The newest labelled event the version was trained on (ISO time), from its lineage."""
 
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
         """Scores for ``rows``: complete feature rows, or entity keys and request fields."""
@@ -25,6 +31,24 @@ class ServedModel:
 
         schema = self.pyfunc.metadata.get_input_schema()
         return np.asarray(self.pyfunc.predict(conform_to_schema(rows, schema)), dtype=float)
+
+
+def _run_artifact_json(run_id: str, path: str) -> dict[str, Any] | None:
+    """A JSON artifact of a run, or None when the run has none at that path."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = mlflow.MlflowClient().download_artifacts(run_id, path, tmp)
+        except (MlflowException, OSError):
+            return None
+        document: dict[str, Any] = json.loads(Path(local).read_text())
+        return document
 
 
 class RegisteredModelDataset(AbstractDataset[None, ServedModel]):
@@ -51,11 +75,15 @@ class RegisteredModelDataset(AbstractDataset[None, ServedModel]):
                 f"{self._alias!r}: train it first (kedro run --pipelines {self._model_name})"
             ) from None
         uri = f"models:/{self._model_name}@{self._alias}"
+        run_id = str(version.run_id)
+        lineage = _run_artifact_json(run_id, LINEAGE_FILE) or {}
         return ServedModel(
             name=self._model_name,
             version=str(version.version),
-            run_id=str(version.run_id),
+            run_id=run_id,
             pyfunc=mlflow.pyfunc.load_model(uri),
+            reference_profile=_run_artifact_json(run_id, PROFILE_FILE),
+            data_through=lineage.get("training", {}).get("data_through"),
         )
 
     def save(self, data: None) -> None:

@@ -217,6 +217,7 @@ def test_a_model_trained_on_data_that_failed_validation_is_never_registered(
             lineage,
             pd.DataFrame(),
             {"features": []},
+            None,
             training,
             RegistryParams(model_name=MODEL),
         )
