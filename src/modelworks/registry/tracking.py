@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.metadata
 import tempfile
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,31 +98,59 @@ def log_probability_model(
     The model's own library is pinned by the adapter's name (adapters are named after the
     distribution they wrap: ``catboost``, ``lightgbm``, ``torch``).
     """
-    import modelworks
     from modelworks.serving import model_code
-    from modelworks.serving.pyfunc import MODEL_ARTIFACT
 
     features = fitted.features.select(example)
     keys = list(serving["join_keys"]) if serving else []
     inputs = pd.concat([example[keys], features], axis=1) if keys else features
     online = set(serving["online_features"]) if serving else set()
-    signature = _signature(inputs, fitted.predict_proba(features), optional=online)
+    return log_pyfunc(
+        model_code=Path(model_code.__file__),
+        save=fitted.save,
+        signature=signature_of(inputs, fitted.predict_proba(features), optional=online),
+        input_example=inputs.head(5),
+        model_config=serving,
+        libraries=(fitted.adapter,),
+        artifact_name=artifact_name,
+    )
+
+
+def log_pyfunc(
+    *,
+    model_code: Path,
+    save: Callable[[Path], None],
+    signature: Any,
+    input_example: Any,
+    model_config: Mapping[str, Any] | None,
+    libraries: tuple[str, ...],
+    artifact_name: str = "model",
+) -> str:
+    """Log a models-from-code pyfunc in the active run; returns its model URI.
+
+    ``model_code`` is the file that calls ``mlflow.models.set_model`` (it travels as code, not
+    as a pickle); ``save(directory)`` writes the fitted model there in its native format,
+    logged as the artifact ``serving.pyfunc.MODEL_ARTIFACT``; the modelworks package travels
+    with it, and ``libraries`` are pinned next to the base requirements.
+    """
+    import modelworks
+    from modelworks.serving.pyfunc import MODEL_ARTIFACT
+
     with tempfile.TemporaryDirectory() as tmp:
-        fitted.save(Path(tmp))
+        save(Path(tmp))
         info = mlflow.pyfunc.log_model(
             name=artifact_name,
-            python_model=model_code.__file__,
+            python_model=str(model_code),
             artifacts={MODEL_ARTIFACT: tmp},
-            model_config=dict(serving) if serving else None,
+            model_config=dict(model_config) if model_config else None,
             signature=signature,
-            input_example=inputs.head(5),
-            pip_requirements=pip_requirements(fitted.adapter),
+            input_example=input_example,
+            pip_requirements=pip_requirements(*libraries),
             code_paths=[str(Path(modelworks.__file__).parent)],
         )
     return str(info.model_uri)
 
 
-def _signature(inputs: pd.DataFrame, outputs: Any, *, optional: set[str]) -> Any:
+def signature_of(inputs: pd.DataFrame, outputs: Any, *, optional: set[str]) -> Any:
     """MLflow's inferred signature with the ``optional`` columns marked not required."""
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types.schema import ColSpec, Schema
