@@ -7,6 +7,7 @@ here, and the gate evidence stored with a version names the task it was trained 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -15,6 +16,12 @@ import pandas as pd
 
 SubsetMetric = Callable[[np.ndarray], float]
 _EVALUATORS: dict[str, Callable[[Mapping[str, Any]], Evaluator]] = {}
+# Tasks whose evaluator lives with the task's own code; imported when a version of that task
+# is judged, so the registry (and the CLI) never import a task's libraries for nothing.
+_TASK_MODULES = {
+    "uplift": "modelworks.uplift.evaluation",
+    "ranking": "modelworks.recommenders.evaluation",
+}
 
 
 class Evaluator(Protocol):
@@ -45,6 +52,8 @@ def register_evaluator(task: str, factory: Callable[[Mapping[str, Any]], Evaluat
 def evaluator_for(evidence: Mapping[str, Any]) -> Evaluator:
     """The evaluator of the task named in a version's gate evidence."""
     task = evidence.get("task")
+    if task not in _EVALUATORS and task in _TASK_MODULES:
+        importlib.import_module(_TASK_MODULES[task])
     if task not in _EVALUATORS:
         raise ValueError(f"no evaluator for task {task!r}; known tasks: {sorted(_EVALUATORS)}")
     return _EVALUATORS[task](evidence)
