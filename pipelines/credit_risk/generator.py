@@ -73,8 +73,9 @@ import pandas as pd
 from pydantic import Field
 
 from modelworks.params import StrictModel
+from modelworks.simulation import SimulationParams
 
-__all__ = ["GeneratorParams", "ShiftParams", "generate_credit_data"]
+__all__ = ["GeneratorParams", "ShiftParams", "generate_credit_data", "generate_simulation_world"]
 
 
 class ShiftParams(StrictModel):
@@ -490,3 +491,28 @@ def generate_credit_data(params: GeneratorParams) -> dict[str, pd.DataFrame]:
         "repayments": repayments,
         "scoring_loans": scoring_loans,
     }
+
+
+def generate_simulation_world(
+    params: GeneratorParams, simulation: SimulationParams
+) -> dict[str, pd.DataFrame]:
+    """A longer book for a replay: the warm-up history, then the replayed weeks, with the
+    population shift starting at ``simulation.shift_week`` (all of it labelled)."""
+    days = simulation.warmup_days + 7 * simulation.weeks
+    per_day = params.n_loans / params.history_days
+    shift = ShiftParams(enabled=False)
+    if simulation.shift_week is not None:
+        shift = ShiftParams(
+            enabled=True,
+            start=params.start + timedelta(days=simulation.warmup_days + 7 * simulation.shift_week),
+            strength=simulation.shift_strength,
+        )
+    world = params.model_copy(
+        update={
+            "history_days": days,
+            "n_loans": max(int(per_day * days), 1),
+            "scoring_days": 1,
+            "shift": shift,
+        }
+    )
+    return generate_credit_data(world)

@@ -15,6 +15,8 @@ from pipelines.credit_risk.features import (
 
 ENTITY_COLUMNS = ["loan_id", "borrower_id", "applied_at", "amount", "term_days"]
 LABEL = "defaulted"
+DEFAULT_WINDOW_DAYS = 30
+"""A loan has defaulted when it is not repaid this many days after its due date."""
 
 _HISTORY_AGGREGATIONS = [
     WindowAggregation(name="payments_count", column="amount", function="count"),
@@ -62,3 +64,9 @@ def build_loan_entity_rows(loans: pd.DataFrame) -> pd.DataFrame:
 def build_scoring_entity_rows(scoring_loans: pd.DataFrame) -> pd.DataFrame:
     """The newest applications to score, without outcomes."""
     return scoring_loans[ENTITY_COLUMNS].reset_index(drop=True)
+
+
+def label_simulation_rows(training_set: pd.DataFrame) -> pd.DataFrame:
+    """Every loan of a replayed world with the time its label becomes known (due + 30 days)."""
+    wait = pd.to_timedelta(training_set["term_days"] + DEFAULT_WINDOW_DAYS, unit="D")
+    return training_set.assign(label_known_at=training_set["applied_at"] + wait)

@@ -8,6 +8,7 @@ from modelworks.params import StrictModel
 from modelworks.pipelines.training import RegistryParams, TrainingParams
 from modelworks.scheduling.decision import RetrainPolicy
 from modelworks.serving.batch import ScoringParams
+from modelworks.simulation import SimulationParams
 from modelworks.validation import ValidationSpec
 from pipelines.credit_risk.generator import GeneratorParams
 
@@ -21,3 +22,4 @@ class CreditRiskParams(StrictModel):
     monitoring: DriftParams
     scoring: ScoringParams
     retrain: RetrainPolicy
+    simulation: SimulationParams

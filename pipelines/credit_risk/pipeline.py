@@ -13,12 +13,14 @@ from modelworks.pipelines import (
     training_pipeline,
     validation_pipeline,
 )
-from pipelines.credit_risk.generator import generate_credit_data
+from modelworks.simulation import simulation_pipeline
+from pipelines.credit_risk.generator import generate_credit_data, generate_simulation_world
 from pipelines.credit_risk.nodes import (
     build_borrower_profile,
     build_loan_entity_rows,
     build_repayment_history,
     build_scoring_entity_rows,
+    label_simulation_rows,
 )
 
 NAME = "credit_risk"
@@ -35,6 +37,8 @@ def create_pipelines() -> dict[str, Pipeline]:
     * ``credit_risk_monitor``: the champion's monitoring run and the retrain decision;
     * ``credit_risk_retrain``: monitor -> decide -> train -> gate -> promote -> score, training
       only when the decision says so;
+    * ``credit_risk_simulation``: weekly batches of a world that shifts, replayed through the
+      loop, in its own namespace, feature store and registered model;
     * ``credit_risk``: ingest, train and score in order.
     """
     ingest = Pipeline(
@@ -95,6 +99,43 @@ def create_pipelines() -> dict[str, Pipeline]:
         )
         + drift_monitoring_pipeline()
     )
+    world = Pipeline(
+        [
+            node(
+                generate_simulation_world,
+                inputs=["params:generator", "params:simulation"],
+                outputs={t: f"raw_{t}" for t in RAW_TABLES},
+                name="generate_simulation_world",
+            ),
+            node(
+                label_simulation_rows,
+                "training_set",
+                "rows",
+                name="label_simulation_rows",
+            ),
+        ]
+    )
+    # The replayed world runs through the same preparation under its own names
+    # (credit_risk.simulation.*) and its own feature store, leaving the real ones alone.
+    outcome = ("simulation_timeline", "simulation_summary", "simulation_plot")
+    simulation = pipeline(
+        world + prepare + simulation_pipeline(use_case=NAME),
+        namespace="simulation",
+        parameters={
+            f"params:{key}": f"params:{key}"
+            for key in (
+                "generator",
+                "simulation",
+                "validation",
+                "features",
+                "training",
+                "registry",
+                "monitoring",
+                "retrain",
+            )
+        },
+        outputs={name: name for name in outcome},
+    )
     score = batch_scoring_pipeline("scoring_features")
     score_new_champion = batch_scoring_pipeline("scoring_features", after_training=True)
     return {
@@ -105,5 +146,6 @@ def create_pipelines() -> dict[str, Pipeline]:
             champion_monitoring_pipeline("scoring_features"), namespace=NAME
         ),
         f"{NAME}_retrain": pipeline(retrain + score_new_champion, namespace=NAME),
+        f"{NAME}_simulation": pipeline(simulation, namespace=NAME),
         NAME: pipeline(ingest + train + score_new_champion, namespace=NAME),
     }

@@ -10,7 +10,6 @@ from typing import Any
 import mlflow
 from kedro.framework.hooks import hook_impl
 from kedro_mlflow.framework.hooks import MlflowHook
-from mlflow.entities import RunStatus
 
 from modelworks.params import ParameterError, parse_params, to_plain
 from modelworks.use_cases import discover_use_cases
@@ -36,8 +35,7 @@ class ParameterValidationHook:
 
 
 class TypedParamsMlflowHook(MlflowHook):
-    """kedro-mlflow's hook, handed Pydantic parameters as dicts so it logs one param per key,
-    and closing runs on failure without masking the pipeline's own error."""
+    """kedro-mlflow's hook, handed Pydantic parameters as dicts so it logs one param per key."""
 
     @hook_impl
     def before_node_run(
@@ -45,20 +43,6 @@ class TypedParamsMlflowHook(MlflowHook):
     ) -> None:
         plain = {name: to_plain(value) for name, value in inputs.items()}
         super().before_node_run(node=node, catalog=catalog, inputs=plain, is_async=is_async)
-
-    @hook_impl
-    def on_pipeline_error(
-        self, error: Exception, run_params: dict[str, Any], pipeline: Any, catalog: Any
-    ) -> None:
-        # kedro-mlflow 2.0.3 raises UnboundLocalError here when no run is active in this thread
-        # (a node failed after its nested run closed), which replaces the node's own error.
-        if not self._is_mlflow_enabled or self._already_active_mlflow:
-            super().on_pipeline_error(error, run_params, pipeline, catalog)
-            return
-        failed = RunStatus.to_string(RunStatus.FAILED)
-        while mlflow.active_run():
-            mlflow.end_run(failed)
-        self.mlflow_config.server._mlflow_client.set_terminated(self.run_id, failed)
 
 
 class NodeTimingHook:

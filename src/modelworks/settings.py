@@ -21,9 +21,10 @@ from modelworks.hooks import (  # noqa: E402
     TypedParamsMlflowHook,
 )
 
-# kedro-mlflow's own hook is replaced by its typed-parameter subclass, registered here;
-# telemetry never runs (`.telemetry` also says so for the CLI).
-DISABLE_HOOKS_FOR_PLUGINS = ("kedro-mlflow", "kedro-telemetry")
+# kedro-mlflow's own hook is replaced by its typed-parameter subclass, registered here (Kedro
+# matches the distribution's name, which kedro-mlflow spells with an underscore); telemetry
+# never runs (`.telemetry` also says so for the CLI).
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-telemetry")
 HOOKS = (ParameterValidationHook(), TypedParamsMlflowHook(), NodeTimingHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader

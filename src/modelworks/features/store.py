@@ -108,16 +108,28 @@ class FeatureRepo:
 
 
 class FeatureStoreDataset(AbstractDataset[None, FeatureRepo]):
-    """Loads the ``FeatureRepo`` at ``repo_path`` (a folder with ``feature_store.yaml``)."""
+    """Loads the ``FeatureRepo`` at ``repo_path`` (a folder with ``feature_store.yaml``).
 
-    def __init__(self, repo_path: str, metadata: dict[str, Any] | None = None) -> None:
+    With ``template``, a missing ``feature_store.yaml`` is copied from that file first: a
+    scratch feature store (a simulation's, say) laid out like the project's, whose relative
+    paths then resolve inside its own folder.
+    """
+
+    def __init__(
+        self, repo_path: str, template: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> None:
         self._repo_path = Path(repo_path)
+        self._template = Path(template) if template else None
         self.metadata = metadata
 
     def load(self) -> FeatureRepo:
         from feast import FeatureStore
 
-        if not (self._repo_path / "feature_store.yaml").is_file():
+        config = self._repo_path / "feature_store.yaml"
+        if not config.is_file() and self._template is not None:
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.write_text(self._template.read_text())
+        if not config.is_file():
             raise DatasetError(f"No feature_store.yaml in Feast repo {self._repo_path}")
         return FeatureRepo(FeatureStore(repo_path=str(self._repo_path.resolve())))
 

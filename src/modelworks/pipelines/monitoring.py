@@ -15,24 +15,24 @@ from modelworks.monitoring import (
     monitor_batch,
     render_monitoring_report,
 )
-from modelworks.pipelines.training import RegistryParams, TrainingParams
+from modelworks.pipelines.training import RegistryParams, TrainingParams, was_skipped
 from modelworks.scheduling.decision import RetrainPolicy, decide_retrain
 from modelworks.serving.datasets import ServedModel
 
 
 def profile_reference(
     holdout_rows: pd.DataFrame,
-    best: dict[str, Any] | None,
+    best: dict[str, Any],
     training: TrainingParams,
     monitoring: DriftParams,
-) -> dict[str, Any] | None:
+) -> dict[str, Any]:
     """Summarise the holdout once: features, the new model's scores and its calibration.
 
     The out-of-time holdout is the newest labelled data and was scored out of sample, which is
     what a calibration map for label-free performance estimation needs.
     """
-    if best is None:
-        return None
+    if was_skipped(best):
+        return best
     return build_reference_profile(
         holdout_rows,
         numeric=training.features.numeric,
@@ -44,24 +44,24 @@ def profile_reference(
 
 
 def detect_drift(
-    reference_profile: dict[str, Any] | None,
+    reference_profile: dict[str, Any],
     scoring_features: pd.DataFrame,
     monitoring: DriftParams,
-) -> dict[str, Any] | None:
+) -> dict[str, Any]:
     """Per-feature drift of the newest scoring batch against the new model's reference."""
-    if reference_profile is None:
-        return None
+    if was_skipped(reference_profile):
+        return reference_profile
     return compute_drift(reference_profile, scoring_features, monitoring)
 
 
 def render_drift_report(
-    drift_summary: dict[str, Any] | None,
-    reference_profile: dict[str, Any] | None,
+    drift_summary: dict[str, Any],
+    reference_profile: dict[str, Any],
     scoring_features: pd.DataFrame,
     registry: RegistryParams,
 ) -> str:
     """A self-contained HTML page a person can read."""
-    if drift_summary is None or reference_profile is None:
+    if was_skipped(drift_summary):
         return "<!doctype html><title>No new model</title><p>No model was trained in this run.</p>"
     title = f"Drift of the newest scoring batch: {registry.model_name}"
     return render_monitoring_report(drift_summary, reference_profile, scoring_features, title=title)

@@ -51,6 +51,16 @@ class RegistryParams(StrictModel):
     gate: GatePolicy = GatePolicy()
 
 
+def skipped(reason: str) -> dict[str, Any]:
+    """What a step outputs when there is nothing to do (Kedro saves no None)."""
+    return {"skipped": reason}
+
+
+def was_skipped(output: Any) -> bool:
+    """Whether an earlier step had nothing to do."""
+    return isinstance(output, dict) and "skipped" in output
+
+
 def _oriented(metric: str, value: float) -> float:
     """A score where larger is always better."""
     return -value if metric in LOWER_IS_BETTER else value
@@ -174,14 +184,15 @@ def train_candidates(
 
 def select_best_candidate(
     candidates: list[dict[str, Any]], params: TrainingParams
-) -> tuple[dict[str, Any] | None, dict[str, Any], dict[str, Any]]:
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The candidate with the best cross-validated selection metric (the holdout stays unbiased).
 
     Returns the winner, its metrics as a flat JSON document (DVC metrics) and the same metrics
     for kedro-mlflow's metrics dataset.
     """
     if not candidates:
-        return None, {"candidate": None, "skipped": "no candidate was trained"}, {}
+        nothing = skipped("no candidate was trained")
+        return nothing, {"candidate": None, **nothing}, {}
     key = f"{params.selection_metric}_mean"
     best = max(candidates, key=lambda c: _oriented(params.selection_metric, c["cv"][key]))
     metrics = {
@@ -194,17 +205,17 @@ def select_best_candidate(
 
 
 def describe_lineage(
-    best: dict[str, Any] | None,
+    best: dict[str, Any],
     entity_rows: pd.DataFrame,
     validation_report: dict[str, Any],
     feature_service: dict[str, Any],
     parameters: dict[str, Any],
     *,
     use_case: str,
-) -> dict[str, Any] | None:
+) -> dict[str, Any]:
     """Which code, data, features, parameters and packages produced the best candidate."""
-    if best is None:
-        return None
+    if was_skipped(best):
+        return best
     params = to_plain(parameters[use_case])
     time_column = params["training"]["time_column"]
     return build_lineage(
@@ -225,17 +236,17 @@ def describe_lineage(
 
 
 def register_best_candidate(
-    best: dict[str, Any] | None,
-    lineage: dict[str, Any] | None,
+    best: dict[str, Any],
+    lineage: dict[str, Any],
     holdout: pd.DataFrame,
-    drift_summary: dict[str, Any] | None,
-    reference_profile: dict[str, Any] | None,
+    drift_summary: dict[str, Any],
+    reference_profile: dict[str, Any],
     training: TrainingParams,
     registry: RegistryParams,
 ) -> dict[str, Any]:
     """Register the winner with its lineage, evidence and reference profile, then let the gate
     decide on it."""
-    if best is None or lineage is None:
+    if was_skipped(best) or was_skipped(lineage):
         return {
             "model_name": registry.model_name,
             "action": "skipped",
@@ -248,7 +259,7 @@ def register_best_candidate(
         )
     run_id = best["run_id"]
     tracking.log_dict_to(run_id, lineage, LINEAGE_FILE)
-    if reference_profile is not None:
+    if not was_skipped(reference_profile):
         tracking.log_dict_to(run_id, reference_profile, PROFILE_FILE)
     promotion.log_gate_evidence(
         run_id,
@@ -280,7 +291,7 @@ def register_best_candidate(
 
 def worst_verdict(drift_summary: dict[str, Any] | None) -> str | None:
     """The most severe per-feature drift verdict of a drift summary (None: not measured)."""
-    if drift_summary is None:
+    if drift_summary is None or was_skipped(drift_summary):
         return None
     verdicts = [feature["verdict"] for feature in drift_summary.get("features", [])]
     return max(verdicts, key=_VERDICT_ORDER.index, default="ok")

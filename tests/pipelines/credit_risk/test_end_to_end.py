@@ -1,8 +1,9 @@
 """credit_risk end to end, on small generated data, in a temporary copy of the project.
 
-Run 1 goes through `dvc repro` on an unshifted scoring batch, then batch scoring; run 2 (`kedro run`) injects a
-shift and trains deliberately weak candidates; run 3 feeds the gate a corrupted table. A
-separate copy trains on CSV files supplied through the catalog instead of the generator.
+Run 1 goes through `dvc repro` on an unshifted scoring batch, then batch scoring, and a
+retrain that finds no reason to train; run 2 (`kedro run`) injects a shift and trains
+deliberately weak candidates, after which the retrain pipeline does train; run 3 feeds the
+gate a corrupted table. A separate copy trains on CSV files supplied through the catalog.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def _report(root: Path, name: str) -> dict[str, Any]:
 def first_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = copy_project(tmp_path_factory.mktemp("credit_risk") / "project")
     edit_params(root, MODEL, _small)
-    run_in(root, ["dvc", "repro"])
+    run_in(root, ["dvc", "repro", "credit_risk_train"])
     run_in(root, ["kedro", "run", "--pipelines", "credit_risk_score"])
     return root
 
@@ -97,7 +98,15 @@ def test_one_nested_run_per_fold(first_run: Path) -> None:
     client = _client(first_run)
     experiment = client.get_experiment_by_name("modelworks")
     runs = client.search_runs([experiment.experiment_id], max_results=1000)
-    candidates = [r for r in runs if r.data.tags.get("modelworks.role") == "candidate"]
+    pipeline_runs = {
+        r.info.run_id for r in runs if r.data.tags.get("mlflow.runName") == "credit_risk_train"
+    }
+    candidates = [
+        r
+        for r in runs
+        if r.data.tags.get("modelworks.role") == "candidate"
+        and r.data.tags.get("mlflow.parentRunId") in pipeline_runs
+    ]
     assert {r.data.tags["modelworks.candidate"] for r in candidates} == {"catboost", "lightgbm"}
     for candidate in candidates:
         folds = [
@@ -117,7 +126,7 @@ def test_one_nested_run_per_fold(first_run: Path) -> None:
 
 
 def test_dvc_status_is_clean_after_repro(first_run: Path) -> None:
-    result = run_in(first_run, ["dvc", "status"])
+    result = run_in(first_run, ["dvc", "status", "credit_risk_ingest", "credit_risk_train"])
     assert "up to date" in result.stdout
 
 
@@ -154,16 +163,41 @@ def test_point_in_time_training_set(first_run: Path) -> None:
     assert training["payments_count_90d"].notna().any()
 
 
+def test_a_retrain_without_a_reason_trains_nothing(first_run: Path) -> None:
+    client = _client(first_run)
+    versions_before = len(client.search_model_versions(f"name='{MODEL}'"))
+
+    run_in(first_run, ["kedro", "run", "--pipelines", "credit_risk_retrain"])
+
+    decision = _report(first_run, "retrain_decision.json")
+    assert decision["retrain"] is False and decision["champion_version"] == "1"
+    assert {t["trigger"] for t in decision["triggers"]} >= {"drift", "estimated_drop", "age"}
+    assert not any(t["fired"] for t in decision["triggers"])
+    assert len(client.search_model_versions(f"name='{MODEL}'")) == versions_before
+    assert _report(first_run, "registry_decision.json")["action"] == "skipped"
+    experiment = client.get_experiment_by_name("modelworks")
+    (retrain_run,) = client.search_runs(
+        [experiment.experiment_id], "tags.`mlflow.runName` = 'credit_risk_retrain'"
+    )
+    children = client.search_runs(
+        [experiment.experiment_id], f"tags.`mlflow.parentRunId` = '{retrain_run.info.run_id}'"
+    )
+    assert children == []  # no candidate, no fold
+    summary = _report(first_run, "monitoring_summary.json")
+    assert summary["model_version"] == "1" and summary["estimated_performance"]["roc_auc"] > 0.6
+    assert (first_run / "data" / "08_reporting" / MODEL / "monitoring_report.html").is_file()
+
+
 def test_second_run_with_worse_model_keeps_champion(second_run: Path) -> None:
     client = _client(second_run)
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
     challenger = client.get_model_version(MODEL, "2")
     assert challenger.tags["promotion.decision"] == "rejected"
-    assert "improvement_roc_auc FAIL" in challenger.tags["promotion.reason"]
+    assert "improvement_log_loss FAIL" in challenger.tags["promotion.reason"]
     decision = _report(second_run, "registry_decision.json")
     assert decision["promoted"] is False and decision["champion_after"] == "1"
     checks = {check["check"]: check for check in decision["checks"]}
-    assert checks["improvement_roc_auc"]["value"] < 0
+    assert checks["improvement_log_loss"]["value"] < 0
     assert not checks["drift"]["passed"]  # the shifted batch is critical drift too
 
 
@@ -198,6 +232,31 @@ def test_shifted_batch_is_flagged(second_run: Path) -> None:
     assert summary["drift_detected"] is True
     drifted = {f["feature"] for f in summary["features"] if f["verdict"] == "critical"}
     assert drifted & {"acquisition_channel", "amount", "monthly_income", "device_os"}
+
+
+def test_a_retrain_after_the_shift_trains_and_goes_through_the_gate(second_run: Path) -> None:
+    client = _client(second_run)
+    versions_before = len(client.search_model_versions(f"name='{MODEL}'"))
+
+    run_in(second_run, ["kedro", "run", "--pipelines", "credit_risk_retrain"])
+
+    decision = _report(second_run, "retrain_decision.json")
+    assert decision["retrain"] is True
+    assert any(t["trigger"] == "drift" and t["fired"] for t in decision["triggers"])
+    versions = client.search_model_versions(f"name='{MODEL}'")
+    assert len(versions) == versions_before + 1
+    registered = _report(second_run, "registry_decision.json")
+    assert registered["action"] in {"promoted", "rejected"} and registered["checks"]
+    history = run_in(second_run, ["modelworks", "history", MODEL, "--json"]).stdout
+    assert json.loads(history.splitlines()[-1])["version"] == registered["version"]
+    monitoring = [
+        json.loads(line)
+        for line in (second_run / "data" / "08_reporting" / MODEL / "monitoring_history.jsonl")
+        .read_text()
+        .splitlines()
+    ]
+    assert [run["verdict"] for run in monitoring][-1] == "critical"
+    assert len(monitoring) == 2  # one per monitoring run: the quiet one, then this one
 
 
 def test_own_csv_files_train_through_the_same_pipeline(tmp_path: Path) -> None:
