@@ -16,10 +16,10 @@ export DO_NOT_TRACK := 1
 # DVC stages call `kedro`; they find the project's own.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup run test lint format typecheck repro ui clean
+.PHONY: help setup run test lint format typecheck repro ui bench bench-quick clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,7 @@ run: setup ## Set up, then run every use case on embedded defaults (kedro run)
 	$(BIN)/kedro run
 
 test: setup $(AIRFLOW_STAMP) lint typecheck ## Set up, then lint, type-check and run the whole test suite
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: setup ## ruff check + format check
 	$(BIN)/ruff check .
@@ -57,6 +57,25 @@ repro: setup ## Reproduce the DVC stages (dvc repro) and show that nothing is st
 
 ui: setup ## Open the MLflow UI on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --port 5000
+
+EVIDENTLY_VENV  := benchmarks/.venv-evidently
+EVIDENTLY_STAMP := $(EVIDENTLY_VENV)/.installed
+
+$(EVIDENTLY_STAMP): benchmarks/requirements-evidently.txt
+	@test -x $(EVIDENTLY_VENV)/bin/python || $(PYTHON) -m venv $(EVIDENTLY_VENV)
+	$(EVIDENTLY_VENV)/bin/pip install --quiet --disable-pip-version-check -r benchmarks/requirements-evidently.txt
+	@touch $@
+
+bench: setup $(EVIDENTLY_STAMP) ## Every benchmark, full size (~20 min, ~17 GB free RAM): benchmarks/results/
+	$(BIN)/python -m benchmarks.offline_store
+	$(BIN)/python -m benchmarks.drift
+	$(BIN)/python -m benchmarks.pipeline --pipeline credit_risk
+	$(BIN)/python -m benchmarks.recommender
+	$(BIN)/python -m benchmarks.online --model credit_risk
+
+bench-quick: setup ## The same benchmarks at small sizes, without Evidently (a few minutes)
+	$(BIN)/python -m benchmarks.offline_store --sizes small
+	$(BIN)/python -m benchmarks.drift --rows 100000 --no-evidently
 
 clean: ## Remove generated data, runs and the virtual environment
 	rm -rf $(VENV) $(AIRFLOW_VENV) mlruns/* data/0*/*/ data/.locks logs
