@@ -1,24 +1,21 @@
-"""Recommender benchmark: training throughput and top-10 latency of the hybrid model.
+"""Recommender benchmark: the hotel_recommendation pipeline at default size, then its champion.
 
-    .venv/bin/python -m benchmarks.recommender                  # CPU, half the cores (max 8)
-    .venv/bin/python -m benchmarks.recommender --device cuda    # on a GPU machine (AMP autocast)
-    .venv/bin/python -m benchmarks.recommender --threads 2      # torch threads
-    .venv/bin/python -m benchmarks.recommender --device cuda --batch-size 8192
+    .venv/bin/python -m benchmarks.recommender
 
-The hotel generator at its default size (20,000 users, 1,500 hotels, 8 weekly periods) is
-split at the latest period as the use case splits it: train on every click and booking before
-it, judge on the hotels each user books in it. In one fresh process
-(``benchmarks.common.measure``: wall time and peak memory, data generation included) the
-benchmark trains the hybrid model with its default parameters and reports:
+In a scratch copy of the project (as ``benchmarks.pipeline`` runs one), ``kedro run
+--pipelines hotel_recommendation`` generates the default data (20,000 users, 1,500 hotels, 8
+weekly periods), fills Feast, trains the two-tower model next to both baselines (on CUDA with
+autocast when torch sees a GPU, else on the CPU with one thread), registers the champion and
+monitors it. Then, in this process, the champion is loaded as ``modelworks serve`` loads it:
 
-- training throughput: positive (user, hotel) pairs per second, each with its sampled
-  negatives, over the training time of every epoch (validation excluded);
-- top-10 latency for one user: ``top_k(user, 10, exclude=their bookings)``, p50 and p99 over
-  a few hundred calls after a warm-up, for warm users (features from the model's table) and
-  cold-start users (features passed in, as a served model receives them from the online
-  store), with ``torch.cuda.synchronize()`` around every timed call on CUDA;
-- batch top-10: users per second when ``recommend`` ranks 1,024 users at once;
-- NDCG@10 on the latest period for warm and cold-start users, of the model and both baselines.
+- training throughput: positive (user, hotel) pairs per second over every epoch, each with
+  its sampled negatives (the candidate run's ``samples_per_second``), and the epochs run;
+- top-10 latency for one user, p50 and p99 over a few hundred calls after a warm-up: through
+  the registered pyfunc with the user's features and booked hotels read from the Feast online
+  store (warm users), for unseen users (cold start, nothing in the store), and of the network
+  alone (``top_k`` given the features, no MLflow or Feast);
+- NDCG@10 of the model and both baselines for warm and cold-start users (holdout_metrics.json);
+- the pipeline's wall time and slowest nodes.
 
 Results: ``benchmarks/results/recommender_<device>.{json,md}``.
 """
@@ -26,225 +23,162 @@ Results: ``benchmarks/results/recommender_<device>.{json,md}``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import markdown_table, measure, write_results
+from benchmarks.common import markdown_table, write_results
+from benchmarks.pipeline import node_seconds, run_pipeline
 
-CALLS, WARM_UP, BATCH_USERS, SEED = 300, 30, 1024, 0
-USER_PROFILE = ["traveller_type"]
-HOTEL_FEATURES = ["city", "star_rating", "price_band", "has_wifi", "couple_friendly",
-                  "budget_friendly", "close_to_nature"]  # fmt: skip
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
+from tests.project import copy_project  # noqa: E402
 
-def prepare(data: dict[str, pd.DataFrame], cutoff: pd.Timestamp) -> dict[str, Any]:
-    """Training positives, latest-period bookings and features as known at ``cutoff``."""
-    from modelworks.recommenders.data import preference_profiles
-
-    events = data["interactions"]
-    positives = events[events["event"].isin(["click", "booking"])]
-    train = positives[positives["occurred_at"] < cutoff]
-    latest = positives[positives["occurred_at"] >= cutoff]
-    items = data["hotels"][["hotel_id", *HOTEL_FEATURES]]
-    profiles = preference_profiles(train, items, columns=columns())
-    users = data["users"][["user_id", *USER_PROFILE]].merge(profiles, on="user_id", how="left")
-    return {
-        "train": train,
-        "test": latest[latest["event"] == "booking"],
-        "booked": train[train["event"] == "booking"],
-        "users": users,
-        "items": items,
-        "history_features": [c for c in profiles.columns if c != "user_id"],
-    }
+MODEL = PIPELINE = "hotel_recommendation"
+CALLS, WARM_UP, SEED = 300, 30, 0
 
 
-def columns() -> Any:
-    """Interaction columns of the hotel data."""
-    from modelworks.recommenders import InteractionColumns
-
-    return InteractionColumns(user="user_id", item="hotel_id", time="occurred_at")
-
-
-def latencies(
-    call: Callable[[Any], object], users: np.ndarray, sync: Callable[[], None]
-) -> dict[str, float]:
+def latencies(call: Callable[[Any], object], users: np.ndarray) -> dict[str, float]:
     """p50 and p99 milliseconds of ``call(user)`` over ``users``, after a warm-up."""
     for user in users[:WARM_UP]:
         call(user)
     timings = []
     for user in users[WARM_UP:]:
-        sync()
         start = time.perf_counter()
         call(user)
-        sync()
         timings.append(time.perf_counter() - start)
     ms = 1e3 * np.asarray(timings)
     return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
 
 
-def run(device: str, threads: int, batch_size: int | None) -> dict[str, Any]:
-    """Generate, train, time and evaluate in this process; every figure the report shows."""
+def measure_champion(root: Path) -> dict[str, Any]:
+    """Latencies of the registered champion of the run in ``root``, and its training figures."""
+    import mlflow
     import torch
+    from mlflow import MlflowClient
 
-    from modelworks.recommenders import (
-        ContentRecommender,
-        PopularityRecommender,
-        RecommenderParams,
-        evaluate_recommender,
-        fit_recommender,
-    )
-    from pipelines.hotel_recommendation.generator import (
-        GeneratorParams,
-        generate_hotel_data,
-        latest_period_start,
-    )
+    from modelworks.serving.datasets import RegisteredModelDataset
 
-    torch.set_num_threads(threads)
-    params = RecommenderParams(**({"batch_size": batch_size} if batch_size else {}))
-    generator = GeneratorParams()
-    start = time.perf_counter()
-    data = generate_hotel_data(generator)
-    split = prepare(data, latest_period_start(generator))
-    prepared_s = time.perf_counter() - start
-
-    start = time.perf_counter()
-    model = fit_recommender(
-        split["train"],
-        users=split["users"],
-        items=split["items"],
-        params=params,
-        columns=columns(),
-        history_features=split["history_features"],
-        device=device,
-    )
-    fit_s = time.perf_counter() - start
-    history = model.history
-    assert history is not None
-
-    def sync() -> None:
-        if model.device.type == "cuda":
-            torch.cuda.synchronize()
-
+    os.chdir(root)  # MLflow's and Feast's paths are relative to the project root
+    uri = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    champion = RegisteredModelDataset(MODEL).load()
+    model = champion.pyfunc.unwrap_python_model()._model
+    run = MlflowClient(uri, uri).get_run(champion.run_id)
     rng = np.random.default_rng(SEED)
-    booked = split["booked"].groupby("user_id")["hotel_id"].agg(list).to_dict()
     warm = rng.choice(model.users.ids.to_numpy(), size=CALLS + WARM_UP)
-    cold_ids = split["test"].loc[~split["test"]["user_id"].isin(model.users.ids), "user_id"]
-    cold = rng.choice(cold_ids.unique(), size=CALLS + WARM_UP)
-    profiles = split["users"].set_index("user_id")[USER_PROFILE]  # what a newcomer has
+    unseen = int(model.users.ids.max()) + 1 + np.arange(CALLS + WARM_UP)
+    snapshot = model.features.users
 
-    warm_latency = latencies(lambda u: model.top_k(u, 10, exclude=booked.get(u, ())), warm, sync)
-    cold_latency = latencies(
-        lambda u: model.top_k(u, 10, user_features=profiles.loc[[u]]), cold, sync
-    )
-    batch = warm[:BATCH_USERS]
-    model.recommend(batch, 10)  # warm-up
-    sync()
-    start = time.perf_counter()
-    model.recommend(batch, 10, exclude=booked)
-    sync()
-    batch_s = time.perf_counter() - start
+    def served(user: Any) -> object:
+        return champion.predict_rows(pd.DataFrame({"user_id": [user]}))
 
-    cols = columns()
-    models = {
-        "hybrid": model,
-        "popularity": PopularityRecommender.fit(split["train"], items=split["items"], columns=cols),
-        "content": ContentRecommender.fit(split["train"], items=split["items"], columns=cols),
-    }
-    quality = {
-        name: evaluate_recommender(
-            m, split["test"], history=split["train"], exclude=split["booked"], columns=cols
-        )
-        for name, m in models.items()
-    }
     return {
         "device": str(model.device),
         "device_name": torch.cuda.get_device_name() if model.device.type == "cuda" else None,
         "torch": torch.__version__,
-        "threads": threads,
-        "generator": generator.model_dump(mode="json"),
-        "params": params.model_dump(mode="json"),
-        "train_pairs": len(split["train"]),
+        "samples_per_second": run.data.metrics["samples_per_second"],
+        "best_epoch": int(run.data.metrics["best_epoch"]),
+        "epochs": len(model.history.epochs),
+        "train_pairs": model.history.epochs[-1].samples,  # the refit's: every training pair
         "catalogue": len(model.item_ids),
-        "prepare_seconds": prepared_s,
-        "fit_seconds": fit_s,
-        "epochs": [{**vars(e), "samples_per_second": e.samples_per_second} for e in history.epochs],
-        "best_epoch": history.best_epoch,
-        "samples_per_second": history.samples_per_second,
-        "top10_warm": warm_latency,
-        "top10_cold_with_features": cold_latency,
-        "batch_users_per_second": len(batch) / batch_s,
-        "ndcg_at_10": {
-            name: {group: q[f"ndcg_at_10_{group}"] for group in ("warm", "cold")}
-            for name, q in quality.items()
-        },
-        "n_users": {group: quality["hybrid"][f"n_users_{group}"] for group in ("warm", "cold")},
+        "top10_served_warm": latencies(served, warm),
+        "top10_served_unseen": latencies(served, unseen),
+        "top10_network_warm": latencies(
+            lambda u: model.top_k(u, 10, user_features=snapshot.loc[[u]]), warm
+        ),
     }
 
 
-def report(result: dict[str, Any], seconds: float, peak_mb: float) -> str:
+def run(device_hint: str) -> dict[str, Any]:
+    """The pipeline in a scratch project, then the champion measured in this process."""
+    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+    here = Path.cwd()
+    with tempfile.TemporaryDirectory(prefix="modelworks-bench-") as scratch:
+        root = copy_project(Path(scratch) / "project")
+        seconds, peak_mb = run_pipeline(root, PIPELINE)
+        nodes = node_seconds(root, PIPELINE)
+        quality = json.loads(
+            (root / "data/08_reporting" / MODEL / "holdout_metrics.json").read_text()
+        )
+        try:
+            champion = measure_champion(root)
+        finally:
+            os.chdir(here)
+    models = {"hybrid": quality, **quality["baselines"]}
+    return {
+        **champion,
+        "pipeline_seconds": seconds,
+        "pipeline_peak_mb": peak_mb,
+        "nodes": nodes,
+        "ndcg_at_10": {
+            name: {g: m[f"holdout_ndcg_at_10_{g}"] for g in ("warm", "cold")}
+            for name, m in models.items()
+        },
+        "n_users": {g: quality[f"holdout_n_users_{g}"] for g in ("warm", "cold")},
+        "device_hint": device_hint,
+    }
+
+
+def report(result: dict[str, Any]) -> str:
     """The markdown summary written next to the JSON."""
-    device = result["device_name"] or f"CPU, {result['threads']} torch threads"
-    cold = result["top10_cold_with_features"]
+    device = result["device_name"] or "CPU, 1 torch thread"
+    slowest = sorted(result["nodes"].items(), key=lambda item: item[1], reverse=True)[:5]
+    served = "top-10 via the registered pyfunc"
     speed = markdown_table(
         ["measure", "value"],
         [
             ["training throughput (pairs/s)", round(result["samples_per_second"])],
-            ["epochs (early stopping + refit)", len(result["epochs"])],
-            ["fit wall time (s)", result["fit_seconds"]],
-            ["top-10, warm user: p50 / p99 (ms)", _pair(result["top10_warm"])],
-            ["top-10, cold user + features: p50 / p99 (ms)", _pair(cold)],
-            ["batch top-10 (users/s)", round(result["batch_users_per_second"])],
-            ["whole run: wall (s) / peak memory (MB)", f"{seconds:.1f} / {peak_mb:.0f}"],
+            ["epochs (early stopping + refit)", result["epochs"]],
+            [f"{served}, warm user: p50 / p99 (ms)", _pair(result, "served_warm")],
+            [f"{served}, unseen user: p50 / p99 (ms)", _pair(result, "served_unseen")],
+            ["top-10 of the network alone: p50 / p99 (ms)", _pair(result, "network_warm")],
+            [
+                f"`kedro run --pipelines {PIPELINE}`: wall (s) / peak (MB)",
+                f"{result['pipeline_seconds']:.1f} / {result['pipeline_peak_mb']:.0f}",
+            ],
         ],
     )
+    nodes = markdown_table(["node", "seconds"], [[name, s] for name, s in slowest])
     quality = markdown_table(
         ["model", "NDCG@10 warm", "NDCG@10 cold"],
         [[name, q["warm"], q["cold"]] for name, q in result["ndcg_at_10"].items()],
     )
     n = result["n_users"]
     return (
-        f"# Hybrid recommender on {device}\n\n"
-        f"{result['train_pairs']:,} training pairs, {result['catalogue']:,} hotels, batches "
-        f"of {result['params']['batch_size']}, torch {result['torch']}.\n\n{speed}\n\n"
+        f"# hotel_recommendation on {device}\n\n"
+        f"{result['train_pairs']:,} training pairs, {result['catalogue']:,} hotels, "
+        f"torch {result['torch']}.\n\n{speed}\n\nSlowest nodes:\n\n{nodes}\n\n"
         f"Latest period: {n['warm']:.0f} warm and {n['cold']:.0f} cold-start users with a "
         f"booking.\n\n{quality}\n"
     )
 
 
-def _pair(latency: dict[str, float]) -> str:
+def _pair(result: dict[str, Any], name: str) -> str:
+    latency = result[f"top10_{name}"]
     return f"{latency['p50_ms']:.2f} / {latency['p99_ms']:.2f}"
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Parse the options, run in a fresh process, write and print the results."""
+    """Run, write and print the results."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    # Half the cores: on a shared machine a torch thread that waits for a busy core stalls
-    # every step (on 2 busy cores, 2 threads trained 10x slower than 1).
-    default_threads = max(1, min(8, (cores or 2) // 2))
-    parser.add_argument("--threads", type=int, default=default_threads, help="torch threads")
-    parser.add_argument("--batch-size", type=int, help="training batch (default: the model's)")
-    args = parser.parse_args(argv)
-    if args.device == "cuda":
-        import torch
+    parser.parse_args(argv)
+    import torch
 
-        if not torch.cuda.is_available():
-            parser.error("--device cuda: torch sees no CUDA device on this machine")
-    measured = measure(run, args.device, args.threads, args.batch_size)
-    result = measured.result
-    markdown = report(result, measured.seconds, measured.peak_mb)
-    path = write_results(
-        f"recommender_{args.device}",
-        {**result, "wall_seconds": measured.seconds, "peak_mb": measured.peak_mb},
-        markdown,
-    )
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    result = run(device)
+    markdown = report(result)
+    path = write_results(f"recommender_{device}", result, markdown)
     print(markdown)
     print(f"written: {path}", file=sys.stderr)
 

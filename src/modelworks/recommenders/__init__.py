@@ -7,6 +7,12 @@ interface, so ``evaluate_recommender`` scores the neural model and the baselines
 
 torch is imported only when the hybrid model, its network or its trainer is first used, so
 that importing this package (as pipelines and parameter validation do) stays cheap.
+
+Around the library, the framework's seams for a recommender use case: ``features`` builds
+point-in-time feature tables (tastes, past items, item demand), ``pipeline`` the Kedro nodes
+and pipeline factories (time split, Feast retrieval, models against baselines, registry,
+monitoring), ``serving`` the top-k pyfunc, ``evaluation`` the promotion gate's ``ranking``
+evaluator and ``monitoring`` the drift of users, items and popularity.
 """
 
 from __future__ import annotations

@@ -1,13 +1,16 @@
-"""Hyperparameters of the hybrid recommender, typed so that a misspelt YAML key fails at start-up.
+"""Parameters of recommenders, typed so that a misspelt YAML key fails at start-up: the hybrid
+model's hyperparameters, and how the recommender pipelines train, judge and monitor it.
 
 Kept apart from the model and trainer modules so that validating parameters never imports torch.
 """
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from modelworks.monitoring.params import DriftParams
 from modelworks.params import StrictModel
+from modelworks.training.features import FeatureSpec
 
 
 class RecommenderParams(StrictModel):
@@ -33,3 +36,67 @@ class RecommenderParams(StrictModel):
     refit: bool = True
     mixed_precision: bool = True  # autocast on CUDA; the CPU always trains in float32
     seed: int = 42
+
+
+class EntitySide(StrictModel):
+    """One side of a recommender, its users or its items: key, appearance, Feast features."""
+
+    key: str  # join key in the raw tables and in Feast
+    available_from: str  # column of the entity table: when an entity appears (sign-up, listing)
+    service: str  # Feast feature service of this side's features, all keyed by ``key``
+
+
+class UserSide(EntitySide):
+    """The users' side, with what the model must know about their own history."""
+
+    # Views computed from the user's own interactions: a cold-start user has none of them.
+    history_views: list[str] = []
+    # A list feature of items never to recommend again (the hotels a user already booked).
+    exclude_feature: str | None = None
+
+
+class BaselineParams(StrictModel):
+    """The baselines the learned model must beat, trained on the same interactions."""
+
+    popularity_window_days: int = Field(default=30, gt=0)
+    content_features: list[str]  # item attributes the content baseline compares with tastes
+
+
+class RecommenderTrainingParams(StrictModel):
+    """How recommenders are trained, compared and judged on the latest period."""
+
+    time_column: str  # when an interaction happened
+    request_time_column: str  # when the user asked (a search): features are as of then
+    event_column: str
+    positive_events: list[str]  # what the models learn from (clicks, bookings)
+    relevant_events: list[str]  # what the holdout judges (bookings)
+    holdout_days: int = Field(gt=0)  # the latest period: judged, never trained on
+    validation_days: int = Field(gt=0)  # before the holdout: early stopping and selection
+    users: UserSide
+    items: EntitySide
+    candidates: dict[str, RecommenderParams]
+    baselines: BaselineParams
+    torch_threads: int | None = Field(default=1, gt=0)  # None: torch's default (all cores)
+
+    @model_validator(mode="after")
+    def _one_validation_period(self) -> RecommenderTrainingParams:
+        # The pipeline retrieves the features known at the validation start once, for every
+        # candidate: a candidate of its own period would be validated on the wrong features.
+        own = [n for n, c in self.candidates.items() if "validation_days" in c.model_fields_set]
+        if own:
+            raise ValueError(
+                f"candidates {own} set validation_days: set it once, as training.validation_days"
+            )
+        if not self.candidates:
+            raise ValueError("training.candidates is empty: declare at least one model")
+        return self
+
+
+class RecommenderMonitoringParams(StrictModel):
+    """Which features are watched for drift, and how item popularity is compared."""
+
+    user_features: FeatureSpec  # at each request: what the served model reads
+    item_features: FeatureSpec  # of the catalogue
+    window_days: int = Field(default=7, gt=0)  # reference window before the cutoff
+    popularity_bins: int = Field(default=10, ge=2)  # items grouped by reference popularity
+    drift: DriftParams = DriftParams()

@@ -8,7 +8,14 @@ Early stopping follows the way the model is used, forwards in time: the latest
 ``validation_days`` of the interactions are held out, and after each epoch NDCG@10 of those
 held-out interactions (``metrics.evaluate_recommender``) decides whether to go on. With
 ``refit`` the model is then retrained on all interactions for the best number of epochs, so
-that the most recent days, and the users who joined in them, are learnt as well.
+that the most recent days, and the users who joined in them, are learnt as well. A caller
+that knows what the features were at the start of the held-out days passes them as a
+``Validation``; otherwise the validation ranks with the same tables as the training does.
+
+User features can be given per interaction (``request_users``): each row's values as they
+were when the user asked, so a history feature never includes the interaction it is trained
+on, exactly as when the model is served. Without them every interaction of a user reads the
+user's row of ``users``.
 
 Reproducibility: one seed drives python, numpy and torch, and every random draw of an epoch
 (order, negatives, id dropout) is made with numpy on the host, so the sequence does not depend
@@ -113,6 +120,20 @@ class TrainingHistory:
 
 
 @dataclass(frozen=True)
+class Validation:
+    """Early stopping on the interactions after ``start``, ranked with the features of then.
+
+    ``users`` and ``items`` are key column + features, as for ``fit_recommender``, with the
+    values known at ``start`` (point in time); ``items`` is the catalogue the validation
+    ranks, so it holds every item of the interactions up to ``start`` and may hold newer ones.
+    """
+
+    start: pd.Timestamp
+    users: pd.DataFrame
+    items: pd.DataFrame
+
+
+@dataclass(frozen=True)
 class FeatureTables:
     """Raw user and item features (indexed by id) and the encoders fitted on them."""
 
@@ -125,6 +146,10 @@ class FeatureTables:
     def fit(cls, users: pd.DataFrame, items: pd.DataFrame) -> FeatureTables:
         """Fit an encoder on each table."""
         return cls(users, items, FeatureEncoder.fit(users), FeatureEncoder.fit(items))
+
+    def at(self, users: pd.DataFrame, items: pd.DataFrame) -> FeatureTables:
+        """Other tables (indexed by id), encoded by these encoders: the features of another time."""
+        return replace(self, users=users, items=items)
 
     def encode_users(self, ids: Any) -> np.ndarray:
         """Encoded features of ``ids``; an id without a row gets the all-missing encoding."""
@@ -272,6 +297,22 @@ class HybridRecommender(Recommender):
         return torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
 
 
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Train with ``threads`` CPU threads (None: torch's default), restored afterwards.
+
+    On a machine whose cores are busy with other work, a thread that waits for a core stalls
+    every step: on two shared cores one thread trained 15 times faster than two.
+    """
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
     """``device`` as a torch device; None means CUDA when present, else the CPU."""
     if device is None:
@@ -291,6 +332,8 @@ def fit_recommender(
     columns: InteractionColumns = DEFAULT_COLUMNS,
     history_features: Sequence[str] = (),
     device: str | torch.device | None = None,
+    request_users: pd.DataFrame | None = None,
+    validation: Validation | None = None,
 ) -> HybridRecommender:
     """Train on positive (user, item, time) rows; ``users``/``items``: key column + features.
 
@@ -299,6 +342,10 @@ def fit_recommender(
     ``history_features`` names user features derived from the user's own interactions (e.g.
     shares of past bookings by attribute): a cold-start user has none, so a training row that
     drops the user id also drops these, and the unknown id learns to rank without them.
+    ``request_users`` (same index as ``interactions``, the feature columns of ``users``) gives
+    each interaction its user's features as of the moment the user asked; ``validation`` the
+    held-out period and the features known at its start (see the module docstring). The
+    fitted model keeps ``users`` and ``items``: the features as of the end of training.
     """
     params = params or RecommenderParams()
     require_columns(interactions, [columns.user, columns.item, columns.time], name="interactions")
@@ -318,18 +365,37 @@ def fit_recommender(
             f"{interactions.loc[outside, columns.item].unique()[:5].tolist()}"
         )
     history_mask = features.user_encoder.output_mask(history_features)
-    trainer = _Trainer(features, params, columns, history_mask, resolve_device(device))
-    if params.validation_days == 0:
-        model, records = trainer.train(interactions, params.max_epochs, phase="train")
+    requests = None
+    if request_users is not None:
+        require_columns(request_users, features.user_encoder.columns, name="request_users")
+        rows = request_users.reindex(interactions.index)
+        requests = pd.DataFrame(features.user_encoder.transform(rows), index=interactions.index)
+    trainer = _Trainer(features, params, columns, history_mask, resolve_device(device), requests)
+    if params.validation_days == 0 and validation is None:
+        model, records = trainer.train(interactions, params.max_epochs, features, phase="train")
         model.history = TrainingHistory(tuple(records), best_epoch=len(records))
         return model
-    past, valid = out_of_time_split(
-        interactions, time_column=columns.time, holdout_days=params.validation_days
-    )
-    model, records = trainer.train(past, params.max_epochs, phase="validate", valid=valid)
+    if validation is None:
+        past, valid = out_of_time_split(
+            interactions, time_column=columns.time, holdout_days=params.validation_days
+        )
+        then = features
+    else:
+        later = interactions[columns.time] > validation.start
+        past, valid = interactions.loc[~later], interactions.loc[later]
+        if past.empty or valid.empty:
+            raise ValueError(
+                f"validation start {validation.start} leaves {len(past)} interactions to train "
+                f"on and {len(valid)} to validate with; both need some"
+            )
+        then = features.at(
+            feature_table(validation.users, columns.user, name="validation users"),
+            feature_table(validation.items, columns.item, name="validation items"),
+        )
+    model, records = trainer.train(past, params.max_epochs, then, phase="validate", valid=valid)
     best = max(records, key=lambda r: r.valid_ndcg_at_10 or 0.0).epoch
     if params.refit:
-        model, refit = trainer.train(interactions, best, phase="refit")
+        model, refit = trainer.train(interactions, best, features, phase="refit")
         records += refit
     model.history = TrainingHistory(tuple(records), best_epoch=best)
     return model
@@ -345,9 +411,11 @@ class _Trainer:
         columns: InteractionColumns,
         history_mask: np.ndarray,
         device: torch.device,
+        requests: pd.DataFrame | None = None,
     ) -> None:
         self.features, self.params, self.columns, self.device = features, params, columns, device
         self.history_mask = history_mask
+        self.requests = requests  # encoded user features per interaction, or None
         cuda = device.type == "cuda"
         self.amp = params.mixed_precision and cuda
         # bfloat16 needs no loss scaling; a GPU without it gets float16 and a gradient scaler.
@@ -358,11 +426,13 @@ class _Trainer:
         self,
         interactions: pd.DataFrame,
         n_epochs: int,
+        features: FeatureTables,
         *,
         phase: str,
         valid: pd.DataFrame | None = None,
     ) -> tuple[HybridRecommender, list[EpochRecord]]:
-        """Train a fresh network for up to ``n_epochs``; with ``valid``, keep its best epoch."""
+        """Train a fresh network for up to ``n_epochs`` on ``features`` (the tables of the
+        phase's time); with ``valid``, keep its best epoch."""
         p, cols = self.params, self.columns
         with _reproducible(p.seed, self.device):
             users = IdIndex.from_values(interactions[cols.user])
@@ -374,13 +444,18 @@ class _Trainer:
             scaler = torch.amp.GradScaler(
                 self.device.type, enabled=self.amp and self.amp_dtype == torch.float16
             )
+            if self.requests is None:
+                user_x = _with_unknown_row(features.encode_users(users.ids))
+            else:
+                user_x = self.requests.loc[interactions.index].to_numpy()
             batches = _Batches(
                 users.positions(interactions[cols.user]),
                 items.positions(interactions[cols.item]),
                 n_items=len(items),
-                user_x=self._tensor(_with_unknown_row(self.features.encode_users(users.ids))),
-                item_x=self._tensor(_with_unknown_row(self.features.encode_items(items.ids))),
+                user_x=self._tensor(user_x),
+                item_x=self._tensor(_with_unknown_row(features.encode_items(items.ids))),
                 user_history=self._tensor(self.history_mask.astype(np.float32)),
+                per_row=self.requests is not None,
             )
             rng = np.random.default_rng(p.seed)
             records: list[EpochRecord] = []
@@ -389,7 +464,7 @@ class _Trainer:
                 start = time.perf_counter()
                 loss = self._epoch(net, optimizer, scaler, batches, rng)
                 seconds = time.perf_counter() - start
-                model = self._model(net, users, items)
+                model = self._model(net, users, items, features)
                 ndcg = None
                 if valid is not None:
                     ndcg = evaluate_recommender(
@@ -405,7 +480,7 @@ class _Trainer:
                     break
             if best_state is not None:
                 net.load_state_dict(best_state)
-        return self._model(net, users, items), records
+        return self._model(net, users, items, features), records
 
     def _epoch(
         self,
@@ -431,12 +506,14 @@ class _Trainer:
         # One device-to-host sync per epoch, not per batch.
         return float(total) / len(batches)
 
-    def _model(self, net: HybridNet, users: IdIndex, items: IdIndex) -> HybridRecommender:
+    def _model(
+        self, net: HybridNet, users: IdIndex, items: IdIndex, features: FeatureTables
+    ) -> HybridRecommender:
         return HybridRecommender(
             net,
             users=users,
             items=items,
-            features=self.features,
+            features=features,
             params=self.params,
             columns=self.columns,
         )
@@ -452,9 +529,11 @@ class _Batches:
     user_pos: np.ndarray
     item_pos: np.ndarray
     n_items: int
-    user_x: torch.Tensor  # (n_users + 1, width): row UNKNOWN is all-missing features
+    # (n_users + 1, width), row UNKNOWN all-missing features; with per_row, one row per pair.
+    user_x: torch.Tensor
     item_x: torch.Tensor
     user_history: torch.Tensor  # (width,): 1 where a user feature comes from their history
+    per_row: bool = False
 
     def __len__(self) -> int:
         return len(self.user_pos)
@@ -478,12 +557,13 @@ class _Batches:
         user_ids = np.where(dropped, UNKNOWN, users)
         item_ids = np.where(rng.random(items.shape) < p.item_id_dropout, UNKNOWN, items)
         # One host-to-device copy per epoch; batches are slices on the device.
-        users_t, items_t = to_tensor(users), to_tensor(items)
+        rows_t = to_tensor(order if self.per_row else users)
+        items_t = to_tensor(items)
         user_ids_t, item_ids_t = to_tensor(user_ids), to_tensor(item_ids)
         keep_history = 1.0 - to_tensor(dropped.astype(np.float32))[:, None] * self.user_history
         for lo in range(0, n, p.batch_size):
             b = slice(lo, lo + p.batch_size)
-            user_x = self.user_x[users_t[b]] * keep_history[b]
+            user_x = self.user_x[rows_t[b]] * keep_history[b]
             yield user_ids_t[b], user_x, item_ids_t[b], self.item_x[items_t[b]]
 
 

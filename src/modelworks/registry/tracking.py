@@ -58,6 +58,11 @@ def log_params(params: Mapping[str, Any], *, prefix: str = "") -> None:
     mlflow.log_params({f"{prefix}{k}": v for k, v in params.items()})
 
 
+def log_dict(document: Mapping[str, Any], artifact_file: str) -> None:
+    """Save a JSON document as an artifact of the active run."""
+    mlflow.log_dict(dict(document), artifact_file)
+
+
 def log_dict_to(run_id: str, document: Mapping[str, Any], artifact_file: str) -> None:
     """Save a JSON document as an artifact of a given (possibly finished) run."""
     mlflow.MlflowClient().log_dict(run_id, dict(document), artifact_file)
@@ -80,7 +85,9 @@ def log_figure(figure: Figure, artifact_file: str) -> None:
 def pip_requirements(*libraries: str) -> list[str]:
     """Exact versions of the libraries a logged model needs, read from this environment."""
     names = dict.fromkeys([*_BASE_REQUIREMENTS, *libraries])
-    return [f"{name}=={importlib.metadata.version(name)}" for name in names]
+    # A local version label (torch's "+cpu") names a build no package index serves under that
+    # pin; the release it was built from is what an installer can resolve.
+    return [f"{name}=={importlib.metadata.version(name).split('+')[0]}" for name in names]
 
 
 def log_probability_model(

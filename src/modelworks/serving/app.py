@@ -3,7 +3,8 @@
 The request body is typed from the model's MLflow signature: required fields (entity keys,
 request-time fields) must be present, stored features may be sent to override the online
 store, and anything else is rejected. A bad request gets a 4xx that names the field or the
-entity; an unexpected failure gets a 500 without internals.
+entity; an unexpected failure gets a 500 without internals. A model whose output signature
+names several columns (a recommender's top-k list) answers with its rows, as ``predictions``.
 """
 
 from __future__ import annotations
@@ -71,11 +72,16 @@ def create_app(model: ServedModel) -> FastAPI:
             "optional": [s.name for s in schema.inputs if not s.required],
         }
 
+    answers_rows = _answers_with_rows(model)
+
     def score(raw: bytes) -> dict[str, Any]:
         rows, single = _rows(_json(raw), row_model)
         frame = pd.DataFrame([row.model_dump(exclude_none=True) for row in rows])
-        scores = model.predict(frame)
         payload: dict[str, Any] = {"model": model.name, "version": model.version}
+        if answers_rows:
+            payload["predictions"] = _records(model.predict_rows(frame))
+            return payload
+        scores = model.predict(frame)
         if single:
             payload["score"] = float(scores[0])
         else:
@@ -114,6 +120,18 @@ def create_app(model: ServedModel) -> FastAPI:
         return JSONResponse({"detail": "internal error while predicting"}, status_code=500)
 
     return app
+
+
+def _answers_with_rows(model: ServedModel) -> bool:
+    """Whether the model answers with rows of its own (a top-k list, say), not one score a row:
+    its output signature names several columns."""
+    schema = model.pyfunc.metadata.get_output_schema()
+    return schema is not None and schema.has_input_names() and len(schema.input_names()) > 1
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows as JSON objects, numpy scalars as plain numbers."""
+    return json.loads(frame.to_json(orient="records", date_format="iso"))
 
 
 class _BadBodyError(ValueError):

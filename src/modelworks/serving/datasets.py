@@ -32,6 +32,14 @@ class ServedModel:
         schema = self.pyfunc.metadata.get_input_schema()
         return np.asarray(self.pyfunc.predict(conform_to_schema(rows, schema)), dtype=float)
 
+    def predict_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The model's own answer for ``rows``, for a model that answers with rows (a top-k list
+        per user) rather than one score per row."""
+        from modelworks.serving.pyfunc import conform_to_schema
+
+        schema = self.pyfunc.metadata.get_input_schema()
+        return pd.DataFrame(self.pyfunc.predict(conform_to_schema(rows, schema)))
+
 
 def _run_artifact_json(run_id: str, path: str) -> dict[str, Any] | None:
     """A JSON artifact of a run, or None when the run has none at that path."""

@@ -70,8 +70,8 @@ class ProbabilityModel(PythonModel):
         from modelworks.training.adapters import load_fitted
 
         self._model = load_fitted(Path(context.artifacts[MODEL_ARTIFACT]))
-        config: Mapping[str, Any] = context.model_config or {}
-        self._lookup = OnlineFeatures.from_config(config) if config.get("feature_service") else None
+        self._config: Mapping[str, Any] = context.model_config or {}
+        self._lookup: OnlineFeatures | None = None
 
     # Left unannotated: MLflow reads type hints on predict as a schema and would override the
     # signature logged with the model.
@@ -82,10 +82,17 @@ class ProbabilityModel(PythonModel):
         # something to fetch.
         absent = [c for c in needed if c not in rows.columns]
         if absent:
-            if self._lookup is None:
-                raise MissingFieldsError(absent)
-            rows = self._lookup.complete(rows, needed)
+            rows = self._online(absent).complete(rows, needed)
         return self._model.predict_proba(rows)
+
+    def _online(self, absent: list[str]) -> OnlineFeatures:
+        """The online store, connected on first need: batch scoring with complete rows never
+        opens it."""
+        if not self._config.get("feature_service"):
+            raise MissingFieldsError(absent)
+        if self._lookup is None:
+            self._lookup = OnlineFeatures.from_config(self._config)
+        return self._lookup
 
 
 class OnlineFeatures:

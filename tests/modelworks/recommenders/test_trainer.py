@@ -15,6 +15,7 @@ import torch
 
 from modelworks.recommenders import HybridRecommender, RecommenderParams, fit_recommender
 from modelworks.recommenders.data import preference_profiles
+from modelworks.recommenders.trainer import Validation
 
 FAST = RecommenderParams(max_epochs=3, validation_days=5, batch_size=256, seed=7)
 NEW_USER = 10_000
@@ -182,6 +183,53 @@ def test_history_features_are_checked_and_train(data):
         device="cpu",
     )
     assert [r.phase for r in model.history.epochs] == ["train", "train"]
+
+
+def test_request_features_and_validation_tables_are_what_training_reads(data, model):
+    interactions = data["interactions"]
+    request_users = (
+        data["users"]
+        .set_index("user_id")
+        .loc[interactions["user_id"]]
+        .set_index(interactions.index)
+    )
+    start = interactions["timestamp"].max() - pd.Timedelta(days=FAST.validation_days)
+    same = Validation(start=start, users=data["users"], items=data["items"])
+    explicit = fit_recommender(
+        interactions,
+        users=data["users"],
+        items=data["items"],
+        params=FAST,
+        device="cpu",
+        request_users=request_users,
+        validation=same,
+    )
+    # The same values through the per-request path and the explicit period: the same model.
+    for name, weights in model.net.state_dict().items():
+        assert torch.equal(weights, explicit.net.state_dict()[name]), name
+
+    # Trained on the true segments, validated with the other one: the ranking gets worse.
+    flipped = data["users"].assign(segment=data["users"]["segment"].map({"a": "b", "b": "a"}))
+    misled = fit_recommender(
+        interactions,
+        users=data["users"],
+        items=data["items"],
+        params=FAST,
+        device="cpu",
+        request_users=request_users,
+        validation=Validation(start=start, users=flipped, items=data["items"]),
+    )
+    assert misled.history.best_valid_ndcg_at_10 < model.history.best_valid_ndcg_at_10
+    with pytest.raises(ValueError, match="and 0 to validate with"):
+        fit_recommender(
+            interactions,
+            users=data["users"],
+            items=data["items"],
+            params=FAST,
+            validation=Validation(
+                start=interactions["timestamp"].max(), users=data["users"], items=data["items"]
+            ),
+        )
 
 
 def test_every_interacted_item_must_be_in_the_catalogue(data):

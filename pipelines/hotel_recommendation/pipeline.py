@@ -1,0 +1,101 @@
+"""hotel_recommendation: raw tables -> GE gate -> Feast -> two-tower model vs popularity and
+content baselines -> registry -> drift of users, hotels and popularity."""
+
+from __future__ import annotations
+
+from kedro.pipeline import Pipeline, node, pipeline
+
+from modelworks.pipelines import feature_store_pipeline, validation_pipeline
+from modelworks.recommenders.pipeline import (
+    recommender_monitoring_pipeline,
+    recommender_training_pipeline,
+)
+from pipelines.hotel_recommendation.features import FEATURE_TABLES
+from pipelines.hotel_recommendation.generator import generate_hotel_data
+from pipelines.hotel_recommendation.nodes import (
+    attach_search_times,
+    build_hotel_attributes,
+    build_hotel_popularity,
+    build_user_bookings,
+    build_user_preferences,
+    build_user_profile,
+)
+
+NAME = "hotel_recommendation"
+RAW_TABLES = ["users", "hotels", "searches", "interactions"]
+# What the recommender pipelines read: every event with its search time, and both sides.
+DATASETS = {
+    "interactions": "search_interactions",
+    "users": "validated_users",
+    "items": "validated_hotels",
+}
+
+
+def create_pipelines() -> dict[str, Pipeline]:
+    """The use case's pipelines:
+
+    * ``hotel_recommendation_ingest``: generator -> raw tables;
+    * ``hotel_recommendation_train``: validation gate, features, the model against both
+      baselines, registry gate, drift of the latest period;
+    * ``hotel_recommendation_monitor``: the champion's reference against the latest period;
+    * ``hotel_recommendation``: ingest, train and monitor the new champion, in order.
+    """
+    ingest = Pipeline(
+        [
+            node(
+                generate_hotel_data,
+                inputs="params:generator",
+                outputs={t: f"raw_{t}" for t in RAW_TABLES},
+                name="generate_hotel_data",
+            )
+        ]
+    )
+    feature_tables = Pipeline(
+        [
+            node(
+                build_hotel_attributes,
+                "validated_hotels",
+                "hotel_attributes",
+                name="build_hotel_attributes",
+            ),
+            node(
+                build_hotel_popularity,
+                ["validated_interactions", "validated_hotels"],
+                "hotel_popularity",
+                name="build_hotel_popularity",
+            ),
+            node(build_user_profile, "validated_users", "user_profile", name="build_user_profile"),
+            node(
+                build_user_preferences,
+                ["validated_interactions", "validated_hotels"],
+                "user_preferences",
+                name="build_user_preferences",
+            ),
+            node(
+                build_user_bookings,
+                "validated_interactions",
+                "user_bookings",
+                name="build_user_bookings",
+            ),
+            node(
+                attach_search_times,
+                ["validated_interactions", "validated_searches"],
+                "search_interactions",
+                name="attach_search_times",
+            ),
+        ]
+    )
+    prepare = (
+        validation_pipeline(RAW_TABLES)
+        + feature_tables
+        + feature_store_pipeline(list(FEATURE_TABLES))
+    )
+    train = prepare + recommender_training_pipeline(use_case=NAME, **DATASETS)
+    monitor = prepare + recommender_monitoring_pipeline(**DATASETS)
+    monitor_new_champion = recommender_monitoring_pipeline(**DATASETS, after_training=True)
+    return {
+        f"{NAME}_ingest": pipeline(ingest, namespace=NAME),
+        f"{NAME}_train": pipeline(train, namespace=NAME),
+        f"{NAME}_monitor": pipeline(monitor, namespace=NAME),
+        NAME: pipeline(ingest + train + monitor_new_champion, namespace=NAME),
+    }
