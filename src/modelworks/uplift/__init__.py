@@ -1,11 +1,16 @@
 """Uplift modelling: which rows a treatment changes, and whom to treat.
 
 Use-case-agnostic pieces for a randomised treatment (1 = treated, 0 = control) and a binary
-outcome, optionally worth a value: metrics (Qini, uplift at k, deciles, profitability),
-S- and T-learners over any registered model adapter with cross-validation, a tree that
-explains who is persuadable, figures, and a production targeting policy with random holdouts.
-Like ``modelworks.training``, nothing here talks to MLflow, and LightGBM, CatBoost,
-scikit-learn and matplotlib are imported only when used.
+outcome, optionally worth a value: metrics (Qini, uplift at k, deciles, profitability,
+regression-adjusted values), S- and T-learners over any registered model adapter with
+cross-validation, a tree that explains who is persuadable, figures, and a production targeting
+policy with random holdouts. Like ``modelworks.training``, what this package exports talks to
+no service, and LightGBM, CatBoost, scikit-learn and matplotlib are imported only when used.
+
+Imported on their own, the modules that put these pieces to work: ``pipeline`` (Kedro nodes
+and factories: training with MLflow runs, registration, targeting, monitoring), ``serving``
+(the MLflow pyfunc), ``evaluation`` (the promotion gate's evaluator) and ``monitoring``
+(realised uplift on the holdouts, the retrain decision).
 """
 
 from modelworks.uplift.cv import UpliftCVResult, cross_validate_uplift, uplift_folds
@@ -32,6 +37,7 @@ from modelworks.uplift.metrics import (
     profitable_fraction,
     qini_coefficient,
     qini_curve,
+    regression_adjusted,
     revenue_uplift_by_decile,
     uplift_at,
     uplift_at_k,
@@ -86,6 +92,7 @@ __all__ = [
     "qini_coefficient",
     "qini_curve",
     "qini_figure",
+    "regression_adjusted",
     "revenue_uplift_by_decile",
     "revenue_uplift_by_decile_figure",
     "uplift_at",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -58,25 +61,36 @@ def cross_validate_uplift(
     candidate: UpliftCandidateParams,
     n_splits: int = 5,
     seed: int = 42,
+    fold_scope: Callable[[int], AbstractContextManager[Any]] | None = None,
+    on_fold: Callable[[int, UpliftData, dict[str, float]], None] | None = None,
 ) -> UpliftCVResult:
-    """K-fold CV of ``candidate``: early stopping on each validation fold, uplift metrics on it."""
+    """K-fold CV of ``candidate``: early stopping on each validation fold, uplift metrics on it.
+
+    ``fold_scope(fold)`` is entered around each fold's fit and evaluation (a tracking run, say)
+    and ``on_fold(fold, valid, metrics)`` called inside it, so a caller can record each fold
+    where it belongs without this module knowing how.
+    """
     folds, rounds = [], []
     out_of_fold = np.full(len(data), np.nan)
-    for fit_rows, valid_rows in uplift_folds(
-        data.treatment, data.outcome, n_splits=n_splits, seed=seed
-    ):
-        valid = data.take(valid_rows)
-        model = fit_uplift_model(
-            data.take(fit_rows),
-            features=features,
-            candidate=candidate,
-            seed=seed,
-            valid=valid,
-        )
-        predicted = model.predict_uplift(valid.X)
-        out_of_fold[valid_rows] = predicted
-        metrics = uplift_metrics(valid.outcome, valid.treatment, predicted)
-        metrics.update({f"rounds_{name}": float(n) for name, n in model.best_iterations.items()})
+    splits = uplift_folds(data.treatment, data.outcome, n_splits=n_splits, seed=seed)
+    for fold, (fit_rows, valid_rows) in enumerate(splits):
+        with fold_scope(fold) if fold_scope is not None else nullcontext():
+            valid = data.take(valid_rows)
+            model = fit_uplift_model(
+                data.take(fit_rows),
+                features=features,
+                candidate=candidate,
+                seed=seed,
+                valid=valid,
+            )
+            predicted = model.predict_uplift(valid.X)
+            out_of_fold[valid_rows] = predicted
+            metrics = uplift_metrics(valid.outcome, valid.treatment, predicted)
+            metrics.update(
+                {f"rounds_{name}": float(n) for name, n in model.best_iterations.items()}
+            )
+            if on_fold is not None:
+                on_fold(fold, valid, metrics)
         folds.append(metrics)
         rounds.append(model.best_iterations)
     mean_rounds = {

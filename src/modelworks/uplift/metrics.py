@@ -270,6 +270,26 @@ def revenue_uplift_by_decile(value: Any, treatment: Any, score: Any) -> pd.DataF
     return table
 
 
+def regression_adjusted(value: Any, treatment: Any, covariate: Any) -> np.ndarray:
+    """``value`` less its linear prediction from a ``covariate`` fixed before treatment (CUPED).
+
+    ``value - theta * (covariate - mean(covariate))``, with the slope ``theta`` pooled within
+    arms so the treatment's own effect does not enter it. Randomisation makes the covariate
+    independent of treatment, so treated-minus-control means of the result, over all rows or
+    any group chosen before treatment (a decile of a score), estimate the same difference of
+    ``value`` without bias, and with less noise the more the covariate explains: an amount
+    repaid is mostly the amount owed, and a few large balances otherwise swamp the comparison.
+    """
+    y = np.asarray(value, dtype=float)
+    x = np.asarray(covariate, dtype=float)
+    _, t, _ = check_uplift_inputs(y, treatment, x)
+    x_centred = np.where(t == 1, x - x[t == 1].mean(), x - x[t == 0].mean())
+    y_centred = np.where(t == 1, y - y[t == 1].mean(), y - y[t == 0].mean())
+    spread = float(x_centred @ x_centred)
+    theta = float(x_centred @ y_centred) / spread if spread > 0 else 0.0
+    return y - theta * (x - x.mean())
+
+
 def profitable_fraction(predicted_value_uplift: Any, cost: float) -> float:
     """Share of rows worth treating: the top of the ranking while the predicted gain exceeds cost.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 
@@ -67,3 +69,43 @@ def test_cross_validation_reports_uplift_metrics_rounds_and_out_of_fold_predicti
         n_rounds=result.rounds,
     )
     assert final.best_iterations == result.rounds
+
+
+def test_each_fold_runs_inside_its_scope_and_reports_its_rows():
+    data, _ = synthetic(600, 1)
+    candidate = UpliftCandidateParams(
+        adapter="lightgbm", learner="s_learner", params=PARAMS["lightgbm"], max_rounds=20
+    )
+    events: list[tuple] = []
+
+    @contextmanager
+    def scope(fold: int):
+        events.append(("enter", fold))
+        yield
+        events.append(("exit", fold))
+
+    def report(fold, valid, metrics):
+        events.append(
+            ("fold", fold, len(valid), set(valid.treatment), "qini_coefficient" in metrics)
+        )
+
+    cross_validate_uplift(
+        data,
+        features=FEATURES,
+        candidate=candidate,
+        n_splits=2,
+        seed=0,
+        fold_scope=scope,
+        on_fold=report,
+    )
+    assert [e[:2] for e in events] == [
+        ("enter", 0),
+        ("fold", 0),
+        ("exit", 0),
+        ("enter", 1),
+        ("fold", 1),
+        ("exit", 1),
+    ]
+    reports = [e for e in events if e[0] == "fold"]
+    assert sum(e[2] for e in reports) == len(data)
+    assert all(e[3] == {0, 1} and e[4] for e in reports)

@@ -15,6 +15,7 @@ from modelworks.uplift import (
     profitable_fraction,
     qini_coefficient,
     qini_curve,
+    regression_adjusted,
     revenue_uplift_by_decile,
     uplift_at,
     uplift_at_k,
@@ -219,3 +220,32 @@ def test_qini_coefficient_without_any_outcome_says_what_to_do():
     with pytest.raises(ValueError, match="normalize=False"):
         qini_coefficient([0, 0, 0, 0], [1, 0, 1, 0], [4, 3, 2, 1])
     assert qini_coefficient([0, 0, 0, 0], [1, 0, 1, 0], [4, 3, 2, 1], normalize=False) == 0.0
+
+
+def test_regression_adjustment_removes_the_covariate_by_hand():
+    # Within each arm value = 2 * covariate + arm offset, so the pooled slope is exactly 2 and
+    # the adjusted value keeps only each arm's offset around the overall covariate mean.
+    covariate = np.array([1.0, 2.0, 3.0, 1.0, 2.0, 3.0])
+    treatment = np.array([1, 1, 1, 0, 0, 0])
+    value = 2 * covariate + np.where(treatment == 1, 5.0, 1.0)
+    adjusted = regression_adjusted(value, treatment, covariate)
+    np.testing.assert_allclose(adjusted, np.where(treatment == 1, 9.0, 5.0))
+
+
+def test_regression_adjustment_keeps_the_difference_and_shrinks_its_noise():
+    rng = np.random.default_rng(0)
+    n = 4_000
+    owed = rng.lognormal(7.0, 1.0, n)  # heavy-tailed balances
+    treatment = rng.integers(0, 2, n)
+    repaid = rng.random(n) < np.where(treatment == 1, 0.45, 0.35)
+    value = owed * repaid
+    adjusted = regression_adjusted(value, treatment, owed)
+    raw_gap = value[treatment == 1].mean() - value[treatment == 0].mean()
+    gap = adjusted[treatment == 1].mean() - adjusted[treatment == 0].mean()
+    owed_gap = owed[treatment == 1].mean() - owed[treatment == 0].mean()
+    slope = (value - adjusted)[0] / (owed[0] - owed.mean())
+    # the adjusted gap is the raw gap less the slope times the chance imbalance of balances
+    assert gap == pytest.approx(raw_gap - slope * owed_gap)
+    assert adjusted.var() < 0.9 * value.var()
+    # without a covariate that varies there is nothing to adjust
+    np.testing.assert_allclose(regression_adjusted(value, treatment, np.ones(n)), value)
