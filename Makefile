@@ -71,6 +71,8 @@ bench: setup $(EVIDENTLY_STAMP) ## Every benchmark, full size (~20 min, ~17 GB f
 	$(BIN)/python -m benchmarks.drift
 	$(BIN)/python -m benchmarks.pipeline --pipeline credit_risk
 	$(BIN)/python -m benchmarks.recommender
+	@# the online path serves the project's champion: train one first if there is none
+	@$(BIN)/modelworks lineage credit_risk@champion >/dev/null 2>&1 || $(BIN)/kedro run --pipelines credit_risk
 	$(BIN)/python -m benchmarks.online --model credit_risk
 
 bench-quick: setup ## The same benchmarks at small sizes, without Evidently (a few minutes)

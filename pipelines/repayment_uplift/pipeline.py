@@ -61,6 +61,7 @@ def create_pipelines() -> dict[str, Pipeline]:
     * ``repayment_uplift_score``: the champion's call list for the scoring episodes;
     * ``repayment_uplift_monitor``: outcomes of the call list -> realised uplift on its
       holdouts, drift, retrain decision;
+    * ``repayment_uplift_retrain``: monitor -> decide -> train -> gate -> promote;
     * ``repayment_uplift``: ingest, train and call list in order.
 
     All of them need credit_risk's raw and feature tables (``kedro run`` runs credit_risk first).
@@ -135,6 +136,16 @@ def create_pipelines() -> dict[str, Pipeline]:
     monitor = outcomes + uplift_monitoring_pipeline(
         treatment_list="call_list", outcomes="call_outcomes"
     )
+    # The call list that was monitored is the champion's last one; the next one comes from
+    # repayment_uplift_score, after the gate has had its say.
+    retrain = (
+        prepare
+        + monitor
+        + uplift_training_pipeline(
+            use_case=NAME, entity_rows="episode_entity_rows", retrain_decision="retrain_decision"
+        )
+        + uplift_drift_pipeline()
+    )
     score = targeting_pipeline("scoring_features", output="call_list")
     score_new_champion = targeting_pipeline(
         "scoring_features", output="call_list", after_training=True
@@ -144,5 +155,6 @@ def create_pipelines() -> dict[str, Pipeline]:
         f"{NAME}_train": _namespaced(train),
         f"{NAME}_score": _namespaced(score),
         f"{NAME}_monitor": _namespaced(monitor),
+        f"{NAME}_retrain": _namespaced(retrain),
         NAME: _namespaced(ingest + train + score_new_champion),
     }

@@ -277,3 +277,28 @@ def test_the_champion_answers_from_entity_keys_and_request_fields(
     )
     with pytest.raises(UnknownEntityError):
         predict_served(pyfunc, request.head(1).assign(borrower_id=-1))
+
+
+def test_retrain_trains_and_gates_a_challenger_when_a_trigger_fires(project: Path) -> None:
+    """`repayment_uplift_retrain` with an age limit of a quarter of an hour: the age trigger
+    fires, so a challenger is trained and judged by the gate against the champion it would
+    replace.
+    (Last in this module: it adds a version to the registry.)"""
+    client = _client(project)
+    before = {v.version for v in client.search_model_versions(f"name='{MODEL}'")}
+    edit_params(project, MODEL, lambda params: params["retrain"].update(max_age_days=0.01))
+    run_in(project, ["kedro", "run", "--pipelines", f"{MODEL}_retrain"])
+
+    decision = _read(project, "08_reporting", "retrain_decision.json")
+    assert decision["retrain"] is True
+    fired = {t["trigger"] for t in decision["triggers"] if t["fired"]}
+    assert "age" in fired
+    after = {v.version for v in client.search_model_versions(f"name='{MODEL}'")}
+    (new,) = after - before
+    registered = _read(project, "08_reporting", "registry_decision.json")
+    assert registered["version"] == new
+    assert registered["champion_before"] == "1"
+    checks = {c["check"]: c for c in registered["checks"]}
+    assert checks["improvement_qini_coefficient"]["value"] is not None  # judged, not waved by
+    champion = client.get_model_version_by_alias(MODEL, "champion")
+    assert champion.version == (new if registered["action"] == "promoted" else "1")
