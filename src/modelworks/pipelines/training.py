@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import partial, update_wrapper
 from typing import Any, Literal
 
@@ -77,14 +78,16 @@ def split_out_of_time(
 
 def _cross_validate(
     name: str, candidate: CandidateParams, X: pd.DataFrame, y: pd.Series, params: TrainingParams
-) -> tuple[dict[str, float], int]:
-    """Stratified K-fold with early stopping, one nested run per fold; summary and rounds."""
+) -> tuple[dict[str, float], int, float]:
+    """Stratified K-fold with early stopping, one nested run per fold; summary, rounds and the
+    seconds spent inside the library's fit."""
     adapter = get_adapter(candidate.adapter)
-    fold_metrics, rounds = [], []
+    fold_metrics, rounds, fit_seconds = [], [], 0.0
     for fold, (fit_idx, valid_idx) in enumerate(
         stratified_folds(y, n_splits=params.n_splits, seed=params.seed)
     ):
         with tracking.fold_run(name, fold):
+            start = time.perf_counter()
             fitted = adapter.fit(
                 X.iloc[fit_idx],
                 y.iloc[fit_idx],
@@ -94,13 +97,14 @@ def _cross_validate(
                 X_valid=X.iloc[valid_idx],
                 y_valid=y.iloc[valid_idx],
             )
+            fit_seconds += time.perf_counter() - start
             metrics = binary_classification_metrics(
                 y.iloc[valid_idx], fitted.predict_proba(X.iloc[valid_idx])
             )
             tracking.log_metrics({**metrics, "best_iteration": fitted.best_iteration})
         fold_metrics.append(metrics)
         rounds.append(fitted.best_iteration)
-    return summarise_folds(fold_metrics), max(1, round(float(np.mean(rounds))))
+    return summarise_folds(fold_metrics), max(1, round(float(np.mean(rounds)))), fit_seconds
 
 
 def _train_candidate(
@@ -118,11 +122,14 @@ def _train_candidate(
             {"adapter": candidate.adapter, "n_splits": params.n_splits, "seed": params.seed}
         )
         tracking.log_params(candidate.params, prefix="model.")
-        cv, n_rounds = _cross_validate(name, candidate, X, y, params)
+        cv, n_rounds, fit_seconds = _cross_validate(name, candidate, X, y, params)
         tracking.log_metrics(cv, prefix="cv_")
+        start = time.perf_counter()
         final = get_adapter(candidate.adapter).fit(
             X, y, features=params.features, candidate=candidate, seed=params.seed, n_rounds=n_rounds
         )
+        # Folds and refit: what the pipeline benchmark counts as model fitting.
+        tracking.log_metrics({"fit_seconds": fit_seconds + time.perf_counter() - start})
         scores = final.predict_proba(holdout[params.features.columns])
         holdout_metrics = binary_classification_metrics(y_hold, scores)
         tracking.log_metrics({**holdout_metrics, "rounds": n_rounds}, prefix="holdout_")
