@@ -1,10 +1,10 @@
 """Point-in-time retrieval: modelworks' DuckDB-ASOF store, Feast's file and duckdb stores, and
 a plain DuckDB ``ASOF LEFT JOIN``, side by side in one run.
 
-    .venv/bin/python -m benchmarks.offline_store                # 100k x 1M and 1M x 10M (issue 7)
+    .venv/bin/python -m benchmarks.offline_store                # 100k x 1M and 1M x 10M
     .venv/bin/python -m benchmarks.offline_store --sizes small  # 10k x 100k, about a minute
 
-Setup (issue 7): one feature view of 10 float features with a 30-day TTL over one parquet
+Setup: one feature view of 10 float features with a 30-day TTL over one parquet
 source; N entity rows asking for the features of one of about N_features / 100 entities at a
 moment in one year (1% of them for entities the source never heard of). A seeded generator
 writes the data to a temporary folder with a feature repo holding one registry and one
@@ -227,9 +227,9 @@ def _measure(key: str, repo: str, feature_path: Path, entity_path: Path) -> Meas
 
 
 def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """Issue 7's targets at one size: measured in this run, the goal, whether it is met.
+    """The targets at one size: measured in this run, the goal, whether it is met.
 
-    The issue sets the file-store and row targets at 100k x 1M and 1M x 10M, the others at
+    The file-store and row targets are set at 100k x 1M and 1M x 10M, the others at
     1M x 10M only; at other sizes they are shown for information.
     """
     engines = result["engines"]
@@ -259,7 +259,7 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _target(name: str, measured: str, goal: str, met: bool, applies: bool) -> dict[str, Any]:
-    """One row of the targets table; "met" only where the issue sets the goal."""
+    """One row of the targets table; "met" only where a goal is set."""
     verdict = (
         ("yes" if met else "NO") if applies else f"({'yes' if met else 'no'}; not a goal here)"
     )
@@ -289,7 +289,7 @@ def report(results: list[dict[str, Any]], command: str) -> str:
         [[r["size"], *t.values()] for r in results for t in r["targets"]],
     )
     return (
-        f"# Point-in-time retrieval (issue 7)\n\nMeasured with `{command}`.\n\n{engines}\n\n"
+        f"# Point-in-time retrieval\n\nMeasured with `{command}`.\n\n{engines}\n\n"
         "`with features`: rows for which features were found. Plain ASOF has no TTL, so it "
         "finds more; the Feast `file` store drops the rows it finds nothing for.\n\n"
         f"{goals}\n"

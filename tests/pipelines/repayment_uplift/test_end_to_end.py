@@ -285,7 +285,7 @@ def test_retrain_trains_and_gates_a_challenger_when_a_trigger_fires(project: Pat
     replace.
     (Last in this module: it adds a version to the registry.)"""
     client = _client(project)
-    before = {v.version for v in client.search_model_versions(f"name='{MODEL}'")}
+    before = {str(v.version) for v in client.search_model_versions(f"name='{MODEL}'")}
     edit_params(project, MODEL, lambda params: params["retrain"].update(max_age_days=0.01))
     run_in(project, ["kedro", "run", "--pipelines", f"{MODEL}_retrain"])
 
@@ -293,7 +293,7 @@ def test_retrain_trains_and_gates_a_challenger_when_a_trigger_fires(project: Pat
     assert decision["retrain"] is True
     fired = {t["trigger"] for t in decision["triggers"] if t["fired"]}
     assert "age" in fired
-    after = {v.version for v in client.search_model_versions(f"name='{MODEL}'")}
+    after = {str(v.version) for v in client.search_model_versions(f"name='{MODEL}'")}
     (new,) = after - before
     registered = _read(project, "08_reporting", "registry_decision.json")
     assert registered["version"] == new
@@ -301,4 +301,4 @@ def test_retrain_trains_and_gates_a_challenger_when_a_trigger_fires(project: Pat
     checks = {c["check"]: c for c in registered["checks"]}
     assert checks["improvement_qini_coefficient"]["value"] is not None  # judged, not waved by
     champion = client.get_model_version_by_alias(MODEL, "champion")
-    assert champion.version == (new if registered["action"] == "promoted" else "1")
+    assert str(champion.version) == (new if registered["action"] == "promoted" else "1")
