@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.common import markdown_table, write_results
-from benchmarks.pipeline import node_seconds, run_pipeline
+from benchmarks.pipeline import run_metrics, run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -107,7 +107,7 @@ def run(device_hint: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="modelworks-bench-") as scratch:
         root = copy_project(Path(scratch) / "project")
         seconds, peak_mb = run_pipeline(root, PIPELINE)
-        nodes = node_seconds(root, PIPELINE)
+        nodes, _ = run_metrics(root, PIPELINE)
         quality = json.loads(
             (root / "data/08_reporting" / MODEL / "holdout_metrics.json").read_text()
         )
