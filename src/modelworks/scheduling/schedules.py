@@ -1,9 +1,9 @@
 """Schedules as declared in ``conf/<env>/schedules.yml``: which pipeline runs when.
 
-    credit_risk:
+    <use_case>:
       - name: weekly_retrain
         cron: "0 3 * * 1"          # Mondays, 03:00
-        pipeline: credit_risk_retrain
+        pipeline: <use_case>_retrain
 
 Cron expressions are read by croniter, in the schedule's time zone (UTC unless given).
 """
