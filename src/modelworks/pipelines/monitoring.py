@@ -18,6 +18,7 @@ from modelworks.monitoring import (
 from modelworks.pipelines.training import RegistryParams, TrainingParams, was_skipped
 from modelworks.scheduling.decision import RetrainPolicy, decide_retrain
 from modelworks.serving.datasets import ServedModel
+from modelworks.tasks import get_task
 
 
 def profile_reference(
@@ -26,21 +27,29 @@ def profile_reference(
     training: TrainingParams,
     monitoring: DriftParams,
 ) -> dict[str, Any]:
-    """Summarise the holdout once: features, the new model's scores and its calibration.
+    """Summarise the holdout once: features, the new model's scores and, for a calibrated
+    task, its calibration map; a task's categorical signals (predicted-class shares) beside.
 
     The out-of-time holdout is the newest labelled data and was scored out of sample, which is
     what a calibration map for label-free performance estimation needs.
     """
     if was_skipped(best):
         return best
-    return build_reference_profile(
+    task = get_task(training.task)
+    profile = build_reference_profile(
         holdout_rows,
         numeric=training.features.numeric,
         categorical=training.features.categorical,
         n_bins=monitoring.n_bins,
         scores=best["holdout_scores"],
-        labels=holdout_rows[training.label].to_numpy(),
+        labels=task.reference_labels(holdout_rows, training),
     )
+    signals = best.get("holdout_signals") or {}
+    if signals:
+        profile["signals"] = build_reference_profile(
+            pd.DataFrame(signals), numeric=[], categorical=list(signals), n_bins=monitoring.n_bins
+        )["features"]
+    return profile
 
 
 def detect_drift(
@@ -73,24 +82,38 @@ def monitor_champion(
     training: TrainingParams,
     monitoring: DriftParams,
 ) -> dict[str, Any]:
-    """The champion on the newest batch: feature and score drift against its own reference,
-    estimated performance, and realised performance where the batch already has labels."""
-    if champion.reference_profile is None:
+    """The champion on the newest batch: feature, score and signal drift against its own
+    reference, estimated performance where the task is calibrated, and realised performance
+    where the batch already has labels."""
+    profile = champion.reference_profile
+    if profile is None:
         raise ValueError(
             f"{champion.name} v{champion.version} was registered without a reference profile: "
             "retrain it with this version of modelworks to monitor it"
         )
-    scores = champion.predict(batch)
+    task = get_task(champion.task)
+    predictions = champion.predict(batch)
+    signals = task.monitoring_signals(predictions)
+    if signals and profile.get("signals"):
+        profile = {**profile, "features": {**profile["features"], **profile["signals"]}}
+        batch = batch.assign(**{name: list(values) for name, values in signals.items()})
     labelled = training.label in batch.columns and batch[training.label].notna().all()
     summary = monitor_batch(
-        champion.reference_profile,
+        profile,
         batch,
         monitoring,
-        scores=scores,
-        labels=batch[training.label].to_numpy() if labelled else None,
+        scores=task.monitored_scores(predictions),
+        labels=batch[training.label].to_numpy() if labelled and task.calibrated else None,
         run=pd.Timestamp(batch[training.time_column].max()).date().isoformat(),
     )
-    return summary | {"model_name": champion.name, "model_version": champion.version}
+    if labelled and not task.calibrated:
+        summary["realised_performance"] = task.realised_performance(batch, predictions, training)
+    return summary | {
+        "model_name": champion.name,
+        "model_version": champion.version,
+        "task": task.name,
+        "performance_note": task.monitoring_note(),
+    }
 
 
 def record_monitoring(summary: dict[str, Any]) -> dict[str, Any]:
@@ -118,14 +141,24 @@ def decide(
     training: TrainingParams,
     policy: RetrainPolicy,
 ) -> dict[str, Any]:
-    """Whether to retrain, with every trigger's value, threshold and outcome."""
+    """Whether to retrain, with every trigger's value, threshold and outcome; the cooldown
+    counts from the last training of this model (any version, promoted or not)."""
+    from modelworks.registry.promotion import last_trained_as_of
+
     as_of = pd.Timestamp(batch[training.time_column].max()).to_pydatetime()
+    last = last_trained_as_of(champion.name)
     return decide_retrain(
         summary,
         champion={"version": champion.version, "data_through": champion.data_through},
         as_of=as_of,
         policy=policy,
+        last_retrain_at=None if last is None else _utc(last),
     )
+
+
+def _utc(stamp: str) -> Any:
+    value = pd.Timestamp(stamp)
+    return (value.tz_localize("UTC") if value.tzinfo is None else value).to_pydatetime()
 
 
 def drift_monitoring_pipeline() -> Pipeline:

@@ -1,55 +1,36 @@
-"""Training, selection and registration nodes, shared by every classification use case."""
+"""The training lifecycle, written once for every task family: split, cross-validate each
+candidate in nested MLflow runs, refit, evaluate on the out-of-time holdout, select, describe
+the lineage, register and gate. What a label, a fit and a metric are is the task's business
+(``modelworks.tasks``); these nodes only ask it."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from functools import partial, update_wrapper
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from kedro.pipeline import Pipeline, node
 
-from modelworks.params import StrictModel, to_plain
+from modelworks.params import to_plain
 from modelworks.registry import promotion, tracking
-from modelworks.registry.gate import GatePolicy
 from modelworks.registry.lineage import LINEAGE_FILE, PROFILE_FILE, build_lineage, lineage_tags
-from modelworks.training import (
-    CandidateParams,
-    FeatureSpec,
-    binary_classification_metrics,
-    get_adapter,
-    out_of_time_split,
-    plots,
-    stratified_folds,
-    summarise_folds,
-)
+from modelworks.tasks import Task, get_task
+from modelworks.tasks.params import RegistryParams, TrainingParams
+from modelworks.training import out_of_time_split, summarise_folds
 
-Metric = Literal["roc_auc", "pr_auc", "ks", "log_loss", "brier"]
-LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
-TASK = "binary_classification"
+__all__ = [
+    "RegistryParams",
+    "TrainingParams",
+    "register_best_candidate",
+    "select_best_candidate",
+    "train_candidates",
+    "training_pipeline",
+]
+
 _VERDICT_ORDER = ("ok", "warn", "critical")
-
-
-class TrainingParams(StrictModel):
-    """How candidates are trained and compared."""
-
-    label: str
-    time_column: str
-    features: FeatureSpec
-    holdout_days: int
-    n_splits: int = 5
-    seed: int = 42
-    selection_metric: Metric = "roc_auc"
-    candidates: dict[str, CandidateParams]
-
-
-class RegistryParams(StrictModel):
-    """Where the winner is registered and the gate it must pass to become champion."""
-
-    model_name: str
-    description: str = ""
-    gate: GatePolicy = GatePolicy()
 
 
 def skipped(reason: str) -> dict[str, Any]:
@@ -62,14 +43,7 @@ def was_skipped(output: Any) -> bool:
     return isinstance(output, dict) and "skipped" in output
 
 
-def _oriented(metric: str, value: float) -> float:
-    """A score where larger is always better."""
-    return -value if metric in LOWER_IS_BETTER else value
-
-
-def split_out_of_time(
-    training_set: pd.DataFrame, params: TrainingParams
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_out_of_time(training_set: pd.DataFrame, params: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The latest ``holdout_days`` become the holdout; the rest is for cross-validation."""
     return out_of_time_split(
         training_set, time_column=params.time_column, holdout_days=params.holdout_days
@@ -77,84 +51,84 @@ def split_out_of_time(
 
 
 def _cross_validate(
-    name: str, candidate: CandidateParams, X: pd.DataFrame, y: pd.Series, params: TrainingParams
+    task: Task,
+    name: str,
+    candidate: Any,
+    train: pd.DataFrame,
+    params: Any,
+    context: Mapping[str, Any],
 ) -> tuple[dict[str, float], int, float]:
-    """Stratified K-fold with early stopping, one nested run per fold; summary, rounds and the
-    seconds spent inside the library's fit."""
-    adapter = get_adapter(candidate.adapter)
+    """K folds, one nested run each; summary, rounds and the seconds spent fitting.
+
+    Early stopping watches a part carved from each fold's fitting rows, never the fold the
+    candidate is scored on, so the CV estimate is not tuned on its own test rows.
+    """
     fold_metrics, rounds, fit_seconds = [], [], 0.0
-    for fold, (fit_idx, valid_idx) in enumerate(
-        stratified_folds(y, n_splits=params.n_splits, seed=params.seed)
-    ):
+    for fold, (fit_idx, score_idx) in enumerate(task.folds(train, params)):
+        fitting, scored = train.iloc[fit_idx], train.iloc[score_idx]
+        keep_idx, stop_idx = task.stopping_split(fitting, params)
         with tracking.fold_run(name, fold):
             start = time.perf_counter()
-            fitted = adapter.fit(
-                X.iloc[fit_idx],
-                y.iloc[fit_idx],
-                features=params.features,
-                candidate=candidate,
-                seed=params.seed,
-                X_valid=X.iloc[valid_idx],
-                y_valid=y.iloc[valid_idx],
+            fitted = task.fit(
+                candidate,
+                fitting.iloc[keep_idx],
+                params,
+                context,
+                valid=fitting.iloc[stop_idx],
             )
             fit_seconds += time.perf_counter() - start
-            metrics = binary_classification_metrics(
-                y.iloc[valid_idx], fitted.predict_proba(X.iloc[valid_idx])
-            )
-            tracking.log_metrics({**metrics, "best_iteration": fitted.best_iteration})
+            metrics = task.evaluate(scored, task.predict(fitted, scored, context), params)
+            tracking.log_metrics({**metrics, "best_iteration": task.rounds(fitted)})
         fold_metrics.append(metrics)
-        rounds.append(fitted.best_iteration)
+        rounds.append(task.rounds(fitted))
     return summarise_folds(fold_metrics), max(1, round(float(np.mean(rounds)))), fit_seconds
 
 
 def _train_candidate(
+    task: Task,
     name: str,
-    candidate: CandidateParams,
+    candidate: Any,
     train: pd.DataFrame,
     holdout: pd.DataFrame,
-    params: TrainingParams,
+    params: Any,
+    context: Mapping[str, Any],
     serving: dict[str, Any],
 ) -> dict[str, Any]:
-    X, y = train[params.features.columns], train[params.label]
-    y_hold = holdout[params.label].to_numpy()
-    with tracking.candidate_run(name, tags={"modelworks.adapter": candidate.adapter}) as run_id:
+    tags = {"modelworks.task": task.name, **task.candidate_tags(candidate)}
+    with tracking.candidate_run(name, tags=tags) as run_id:
         tracking.log_params(
-            {"adapter": candidate.adapter, "n_splits": params.n_splits, "seed": params.seed}
+            {"task": task.name, **tags, "n_splits": params.n_splits, "seed": params.seed}
         )
-        tracking.log_params(candidate.params, prefix="model.")
-        cv, n_rounds, fit_seconds = _cross_validate(name, candidate, X, y, params)
+        tracking.log_params(getattr(candidate, "params", {}), prefix="model.")
+        cv, n_rounds, fit_seconds = _cross_validate(task, name, candidate, train, params, context)
         tracking.log_metrics(cv, prefix="cv_")
         start = time.perf_counter()
-        final = get_adapter(candidate.adapter).fit(
-            X, y, features=params.features, candidate=candidate, seed=params.seed, n_rounds=n_rounds
-        )
+        final = task.fit(candidate, train, params, context, n_rounds=n_rounds)
         # Folds and refit: what the pipeline benchmark counts as model fitting.
         tracking.log_metrics({"fit_seconds": fit_seconds + time.perf_counter() - start})
-        scores = final.predict_proba(holdout[params.features.columns])
-        holdout_metrics = binary_classification_metrics(y_hold, scores)
+        predictions = task.predict(final, holdout, context)
+        holdout_metrics = task.evaluate(holdout, predictions, params)
         tracking.log_metrics({**holdout_metrics, "rounds": n_rounds}, prefix="holdout_")
-        tracking.log_figure(plots.roc_curve_figure(y_hold, scores, label=name), "plots/roc.png")
-        tracking.log_figure(
-            plots.precision_recall_figure(y_hold, scores, label=name), "plots/precision_recall.png"
-        )
-        tracking.log_figure(
-            plots.calibration_figure(y_hold, scores, label=name), "plots/calibration.png"
-        )
-        tracking.log_figure(
-            plots.feature_importance_figure(final.feature_importance()),
-            "plots/feature_importance.png",
-        )
-        model_uri = tracking.log_probability_model(final, holdout, serving=serving)
+        for path, figure in task.evidence(name, final, holdout, predictions, params).items():
+            tracking.log_figure(figure, path)
+        model_uri = task.log_model(final, holdout, params, context, serving)
     return {
         "name": name,
-        "adapter": candidate.adapter,
+        "task": task.name,
+        "adapter": getattr(candidate, "adapter", name),
+        "tags": tags,
         "run_id": run_id,
         "model_uri": model_uri,
         "rounds": n_rounds,
         "cv": cv,
         "holdout": holdout_metrics,
         # Out-of-sample scores: the reference profile's score distribution and calibration.
-        "holdout_scores": scores.tolist(),
+        "holdout_scores": task.monitored_scores(predictions).tolist(),
+        "holdout_signals": {
+            name: list(map(str, values))
+            for name, values in task.monitoring_signals(predictions).items()
+        },
+        "context": dict(context),
     }
 
 
@@ -162,7 +136,7 @@ def train_candidates(
     train: pd.DataFrame,
     holdout: pd.DataFrame,
     feature_service: dict[str, Any],
-    params: TrainingParams,
+    params: Any,
     retrain_decision: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Cross-validate, refit and evaluate every candidate; each logged in its own MLflow run.
@@ -173,24 +147,31 @@ def train_candidates(
     """
     if retrain_decision is not None and not retrain_decision["retrain"]:
         return []
+    task = get_task(params.task)
+    task.check_rows(train, params, role="training")
+    task.check_rows(holdout, params, role="holdout")
     serving = {
         "feature_service": feature_service["service"],
         "join_keys": feature_service["join_keys"],
         "online_features": feature_service["features"],
         "feature_repo": feature_service["repo_path"],
     }
-    for frame, role in ((train, "training"), (holdout, "holdout")):
-        counts = frame[params.label].value_counts()
-        if len(counts) < 2:
-            raise ValueError(f"The {role} rows hold a single label class: {counts.to_dict()}")
+    context = task.prepare(train, params)
+    # On the data's clock: the batch that asked for this retrain, or the newest training row.
+    trained_as_of = (
+        retrain_decision["as_of"]
+        if retrain_decision is not None
+        else pd.Timestamp(holdout[params.time_column].max()).isoformat()
+    )
     return [
-        _train_candidate(name, candidate, train, holdout, params, serving)
+        _train_candidate(task, name, candidate, train, holdout, params, context, serving)
+        | {"trained_as_of": trained_as_of}
         for name, candidate in params.candidates.items()
     ]
 
 
 def select_best_candidate(
-    candidates: list[dict[str, Any]], params: TrainingParams
+    candidates: list[dict[str, Any]], params: Any
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The candidate with the best cross-validated selection metric (the holdout stays unbiased).
 
@@ -200,8 +181,8 @@ def select_best_candidate(
     if not candidates:
         nothing = skipped("no candidate was trained")
         return nothing, {"candidate": None, **nothing}, {}
-    key = f"{params.selection_metric}_mean"
-    best = max(candidates, key=lambda c: _oriented(params.selection_metric, c["cv"][key]))
+    task, metric = get_task(params.task), params.metric
+    best = max(candidates, key=lambda c: task.oriented(metric, c["cv"][f"{metric}_mean"]))
     metrics = {
         "candidate": best["name"],
         **{f"holdout_{k}": round(v, 6) for k, v in best["holdout"].items()},
@@ -248,11 +229,16 @@ def register_best_candidate(
     holdout: pd.DataFrame,
     drift_summary: dict[str, Any],
     reference_profile: dict[str, Any],
-    training: TrainingParams,
+    training: Any,
     registry: RegistryParams,
 ) -> dict[str, Any]:
-    """Register the winner with its lineage, evidence and reference profile, then let the gate
-    decide on it."""
+    """Register the winner with its lineage, gate evidence and reference profile, then let the
+    gate decide on it; the version is tagged with its ``use_case`` and ``task``.
+
+    The gate rescores both models on the rows the task names (the holdout, or the holdout's
+    units: both arms, users). A model whose training data failed validation is refused before
+    anything is written.
+    """
     if was_skipped(best) or was_skipped(lineage):
         return {
             "model_name": registry.model_name,
@@ -264,15 +250,17 @@ def register_best_candidate(
         raise RuntimeError(
             f"Refusing to register {registry.model_name}: its training data failed validation"
         )
+    task = get_task(training.task)
+    evidence, label = task.gate_rows(holdout, training)
     run_id = best["run_id"]
     tracking.log_dict_to(run_id, lineage, LINEAGE_FILE)
     if not was_skipped(reference_profile):
         tracking.log_dict_to(run_id, reference_profile, PROFILE_FILE)
     promotion.log_gate_evidence(
         run_id,
-        task=TASK,
-        label=training.label,
-        holdout=holdout,
+        task=task.name,
+        label=label,
+        holdout=evidence,
         holdout_metrics=best["holdout"],
         validation_passed=True,
         drift_verdict=worst_verdict(drift_summary),
@@ -282,8 +270,15 @@ def register_best_candidate(
         model_uri=best["model_uri"],
         run_id=run_id,
         tags={
+            "use_case": lineage["training"]["use_case"],
+            "task": task.name,
             "modelworks.candidate": best["name"],
-            "modelworks.adapter": best["adapter"],
+            **best.get("tags", {}),
+            **(
+                {promotion.TRAINED_AS_OF_TAG: best["trained_as_of"]}
+                if "trained_as_of" in best
+                else {}
+            ),
             **{f"holdout.{k}": f"{v:.6f}" for k, v in best["holdout"].items()},
             **{f"cv.{k}": f"{v:.6f}" for k, v in best["cv"].items()},
             **lineage_tags(lineage),

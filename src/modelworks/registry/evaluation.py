@@ -1,8 +1,9 @@
 """How a registered model is scored on its holdout rows, per task.
 
 The gate compares a challenger and the champion on the challenger's holdout rows; what a
-prediction is and which metrics exist depend on the task. Each task registers an evaluator
-here, and the gate evidence stored with a version names the task it was trained for.
+prediction is and which metrics exist depend on the task. Each task family provides
+its evaluator through ``modelworks.tasks``; the gate evidence stored with a version names
+the task it was trained for.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ import pandas as pd
 
 SubsetMetric = Callable[[np.ndarray], float]
 _EVALUATORS: dict[str, Callable[[Mapping[str, Any]], Evaluator]] = {}
-# Tasks whose evaluator lives with the task's own code; imported when a version of that task
-# is judged, so the registry (and the CLI) never import a task's libraries for nothing.
+# Families whose evaluator still registers itself from its own module, imported on first use.
 _TASK_MODULES = {
     "uplift": "modelworks.uplift.evaluation",
     "ranking": "modelworks.recommenders.evaluation",
@@ -27,11 +27,11 @@ _TASK_MODULES = {
 class Evaluator(Protocol):
     """Scores a loaded pyfunc on evaluation rows and turns scores into resamplable metrics."""
 
-    def predict(self, model: Any, frame: pd.DataFrame) -> np.ndarray:
+    def predict(self, model: Any, frame: pd.DataFrame) -> Any:
         """The model's predictions for every row of ``frame``."""
         ...
 
-    def metric(self, name: str, frame: pd.DataFrame, predictions: np.ndarray) -> SubsetMetric:
+    def metric(self, name: str, frame: pd.DataFrame, predictions: Any) -> SubsetMetric:
         """``metric(indices)`` on the units picked by ``indices`` (a bootstrap resample)."""
         ...
 
@@ -45,46 +45,56 @@ class Evaluator(Protocol):
 
 
 def register_evaluator(task: str, factory: Callable[[Mapping[str, Any]], Evaluator]) -> None:
-    """Make ``task`` known; ``factory(evidence)`` builds its evaluator from the gate evidence."""
+    """Override the evaluator of ``task`` (tests, or a family kept outside modelworks.tasks);
+    ``factory(evidence)`` builds it from the gate evidence."""
     _EVALUATORS[task] = factory
 
 
 def evaluator_for(evidence: Mapping[str, Any]) -> Evaluator:
-    """The evaluator of the task named in a version's gate evidence."""
+    """The evaluator of the task named in a version's gate evidence: the task family's own."""
+    from modelworks.tasks import get_task
+
     task = evidence.get("task")
     if task not in _EVALUATORS and task in _TASK_MODULES:
-        importlib.import_module(_TASK_MODULES[task])
-    if task not in _EVALUATORS:
-        raise ValueError(f"no evaluator for task {task!r}; known tasks: {sorted(_EVALUATORS)}")
-    return _EVALUATORS[task](evidence)
+        importlib.import_module(_TASK_MODULES[str(task)])
+    if task in _EVALUATORS:
+        return _EVALUATORS[task](evidence)
+    try:
+        family = get_task(str(task))
+    except ValueError as exc:
+        raise ValueError(f"no evaluator for task {task!r}: {exc}") from None
+    evaluator: Evaluator = family.evaluator(evidence)
+    return evaluator
 
 
-class BinaryClassificationEvaluator:
-    """Probability of the positive class against a 0/1 label column."""
+class TabularEvaluator:
+    """A supervised family's predictions against the label column of its holdout rows; the
+    family says what a prediction is and how each metric resamples."""
 
-    LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
+    def __init__(self, task: Any, evidence: Mapping[str, Any]) -> None:
+        self.task = task
+        self.label = str(evidence["label"])
 
-    def __init__(self, label: str) -> None:
-        self.label = label
-
-    def predict(self, model: Any, frame: pd.DataFrame) -> np.ndarray:
+    def predict(self, model: Any, frame: pd.DataFrame) -> Any:
         from modelworks.serving.pyfunc import conform_to_schema
 
         features = conform_to_schema(frame, model.metadata.get_input_schema())
-        return np.asarray(model.predict(features), dtype=float).ravel()
+        predictions = model.predict(features)
+        if isinstance(predictions, pd.DataFrame):
+            return predictions
+        return np.asarray(predictions, dtype=float).ravel()
 
-    def metric(self, name: str, frame: pd.DataFrame, predictions: np.ndarray) -> SubsetMetric:
-        from modelworks.training.metrics import subset_metric
+    def metric(self, name: str, frame: pd.DataFrame, predictions: Any) -> SubsetMetric:
+        labels = frame[self.label]
+        if isinstance(predictions, pd.DataFrame):
+            from modelworks.tasks.multiclass import encode, probabilities
 
-        return subset_metric(name, frame[self.label].to_numpy(), predictions)
+            proba, classes = probabilities(predictions)
+            return self.task.subset_metric(name, encode(labels, classes, column=self.label), proba)
+        return self.task.subset_metric(name, labels.to_numpy(), predictions)
 
     def n_units(self, frame: pd.DataFrame) -> int:
         return len(frame)
 
     def higher_is_better(self, name: str) -> bool:
-        return name not in self.LOWER_IS_BETTER
-
-
-register_evaluator(
-    "binary_classification", lambda evidence: BinaryClassificationEvaluator(evidence["label"])
-)
+        return bool(self.task.higher_is_better(name))

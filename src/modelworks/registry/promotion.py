@@ -74,6 +74,20 @@ def current_champion(client: MlflowClient, model_name: str) -> str | None:
     return _alias(client, model_name, CHAMPION)
 
 
+TRAINED_AS_OF_TAG = "modelworks.trained_as_of"
+"""Tag of every version: the data-clock time of the training run (the batch time of the retrain
+decision that started it, or the newest training row), which the retrain cooldown counts from."""
+
+
+def last_trained_as_of(model_name: str) -> str | None:
+    """The newest ``TRAINED_AS_OF_TAG`` over every version of ``model_name``, promoted or not (a
+    rejected challenger was still a retrain); None before the first version."""
+    client = MlflowClient()
+    versions = client.search_model_versions(f"name = '{model_name}'")
+    stamps = [v.tags[TRAINED_AS_OF_TAG] for v in versions if TRAINED_AS_OF_TAG in v.tags]
+    return max(stamps, key=pd.Timestamp) if stamps else None
+
+
 def register_version(
     *,
     model_name: str,

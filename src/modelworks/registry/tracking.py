@@ -102,19 +102,25 @@ def log_probability_model(
     ``serving`` (``feature_service``, ``join_keys``, ``online_features``, ``feature_repo``)
     lets the model fetch its own features from the online store: the signature then requires
     the join keys and the request-time fields, and accepts the stored features optionally.
+    ``classes`` in it names a multiclass model's probability columns.
     The model's own library is pinned by the adapter's name (adapters are named after the
     distribution they wrap: ``catboost``, ``lightgbm``, ``torch``).
     """
     from modelworks.serving import model_code
 
     features = fitted.features.select(example)
-    keys = list(serving["join_keys"]) if serving else []
+    keys = list(serving.get("join_keys", ())) if serving else []
     inputs = pd.concat([example[keys], features], axis=1) if keys else features
-    online = set(serving["online_features"]) if serving else set()
+    online = set(serving.get("online_features", ())) if serving else set()
+    outputs = fitted.predict(features)
+    classes = serving.get("classes") if serving else None
+    if classes:
+        # A multiclass model answers with one probability column per class label.
+        outputs = pd.DataFrame(outputs, columns=list(classes))
     return log_pyfunc(
         model_code=Path(model_code.__file__),
         save=fitted.save,
-        signature=signature_of(inputs, fitted.predict_proba(features), optional=online),
+        signature=signature_of(inputs, outputs, optional=online),
         input_example=inputs.head(5),
         model_config=serving,
         libraries=(fitted.adapter,),

@@ -24,27 +24,44 @@ class ScoringParams(StrictModel):
 def score_batch(
     model: ServedModel, rows: pd.DataFrame, params: ScoringParams
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Each row's score with the model version that produced it, and the score distribution."""
+    """Each row's prediction with the model version that produced it, and the score
+    distribution; the model's task says which columns a prediction fills (``score`` always)."""
+    from modelworks.tasks import get_task
+
     missing = [c for c in params.id_columns if c not in rows.columns]
     if missing:
         raise ValueError(
             f"Scoring rows lack id column(s) {missing}; they have {list(rows.columns)}"
         )
-    scores = model.predict(rows)
+    task = get_task(model.task)
+    columns = task.scoring_columns(model.predict(rows))
     scored_at = datetime.now(UTC)
     predictions = rows[params.id_columns].reset_index(drop=True)
-    predictions["score"] = scores
+    for name, values in columns.items():
+        predictions[name] = values
     predictions["model_name"] = model.name
     predictions["model_version"] = model.version
     predictions["scored_at"] = pd.Timestamp(scored_at)
-    return predictions, score_distribution(scores, model, params.histogram_bins, scored_at)
+    scores = np.asarray(columns["score"], dtype=float)
+    summary = score_distribution(
+        scores, model, params.histogram_bins, scored_at, value_range=task.score_range()
+    )
+    return predictions, summary
 
 
 def score_distribution(
-    scores: np.ndarray, model: ServedModel, bins: int, scored_at: datetime
+    scores: np.ndarray,
+    model: ServedModel,
+    bins: int,
+    scored_at: datetime,
+    *,
+    value_range: tuple[float, float] | None = (0.0, 1.0),
 ) -> dict[str, Any]:
-    """Quantiles and a fixed-bin histogram of the scores, for prediction-drift monitoring."""
-    counts, edges = np.histogram(scores, bins=bins, range=(0.0, 1.0))
+    """Quantiles and a histogram of the scores, for prediction-drift monitoring: fixed bins
+    over ``value_range`` (probabilities), or over the batch's own range (predicted values)."""
+    if value_range is None and len(scores):
+        value_range = (float(np.min(scores)), float(np.max(scores)))
+    counts, edges = np.histogram(scores, bins=bins, range=value_range)
     return {
         "model_name": model.name,
         "model_version": model.version,

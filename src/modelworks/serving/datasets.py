@@ -24,13 +24,19 @@ class ServedModel:
     """The monitoring reference stored with the version (holdout features, scores, calibration)."""
     data_through: str | None = None
     """The newest labelled event the version was trained on (ISO time), from its lineage."""
+    task: str = "binary_classification"
+    """The task family the version was trained for (its ``task`` tag)."""
 
-    def predict(self, rows: pd.DataFrame) -> np.ndarray:
-        """Scores for ``rows``: complete feature rows, or entity keys and request fields."""
+    def predict(self, rows: pd.DataFrame) -> Any:
+        """Predictions for ``rows`` (complete feature rows, or entity keys and request fields):
+        a float array, or a frame with a column per class for a multiclass model."""
         from modelworks.serving.pyfunc import conform_to_schema
 
         schema = self.pyfunc.metadata.get_input_schema()
-        return np.asarray(self.pyfunc.predict(conform_to_schema(rows, schema)), dtype=float)
+        answer = self.pyfunc.predict(conform_to_schema(rows, schema))
+        if isinstance(answer, pd.DataFrame):
+            return answer
+        return np.asarray(answer, dtype=float)
 
     def predict_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
         """The model's own answer for ``rows``, for a model that answers with rows (a top-k list
@@ -92,6 +98,7 @@ class RegisteredModelDataset(AbstractDataset[None, ServedModel]):
             pyfunc=mlflow.pyfunc.load_model(uri),
             reference_profile=_run_artifact_json(run_id, PROFILE_FILE),
             data_through=lineage.get("training", {}).get("data_through"),
+            task=str(version.tags.get("task", "binary_classification")),
         )
 
     def save(self, data: None) -> None:

@@ -68,7 +68,9 @@ def conform_to_schema(frame: pd.DataFrame, schema: Any) -> pd.DataFrame:
 
 
 class ProbabilityModel(PythonModel):
-    """Probability of the positive class, from feature rows or from entity keys.
+    """A tabular model's prediction, from feature rows or from entity keys: the probability of
+    the positive class, a probability per class (a frame, columns ``classes`` of the config), or
+    a predicted value.
 
     The fitted model travels as an artifact in its library's native format and this class as
     code (``model_code.py``), never as a pickle, so the MLflow model stays loadable across
@@ -94,7 +96,11 @@ class ProbabilityModel(PythonModel):
         absent = [c for c in needed if c not in rows.columns]
         if absent:
             rows = self._online(absent).complete(rows, needed)
-        return self._model.predict_proba(rows)
+        predictions = self._model.predict(rows)
+        classes = self._config.get("classes")
+        if classes:
+            return pd.DataFrame(predictions, columns=list(classes), index=rows.index)
+        return predictions
 
     def _online(self, absent: list[str]) -> OnlineFeatures:
         """The online store, connected on first need: batch scoring with complete rows never

@@ -1,4 +1,5 @@
-"""Binary-classification metrics for one fold, and their summary over folds."""
+"""Metrics for one fold (binary here; multiclass and regression in their own modules, exported
+from here too), which direction is better for each, and their summary over folds."""
 
 from __future__ import annotations
 
@@ -7,7 +8,53 @@ from typing import Any
 
 import numpy as np
 
+from modelworks.training.metrics_multiclass import (
+    MULTICLASS_METRIC_NAMES,
+    check_multiclass_scores,
+    multiclass_metrics,
+    multiclass_subset_metric,
+)
+from modelworks.training.metrics_regression import (
+    REGRESSION_METRIC_NAMES,
+    check_regression_predictions,
+    regression_metrics,
+    regression_subset_metric,
+)
+
+__all__ = [
+    "METRIC_DIRECTIONS",
+    "METRIC_NAMES",
+    "MULTICLASS_METRIC_NAMES",
+    "REGRESSION_METRIC_NAMES",
+    "binary_classification_metrics",
+    "check_binary_scores",
+    "check_multiclass_scores",
+    "check_regression_predictions",
+    "ks_statistic",
+    "multiclass_metrics",
+    "multiclass_subset_metric",
+    "regression_metrics",
+    "regression_subset_metric",
+    "subset_metric",
+    "summarise_folds",
+]
+
 METRIC_NAMES = ("roc_auc", "pr_auc", "log_loss", "brier", "ks")
+"""Binary-classification metrics, as ``binary_classification_metrics`` returns them."""
+
+METRIC_DIRECTIONS: dict[str, bool] = {
+    "roc_auc": True,
+    "pr_auc": True,
+    "ks": True,
+    "log_loss": False,
+    "brier": False,
+    "macro_f1": True,
+    "accuracy": True,
+    "rmse": False,
+    "mae": False,
+    "r2": True,
+}
+"""higher_is_better for every metric name of the binary, multiclass and regression metrics."""
 
 
 def binary_classification_metrics(y_true: Any, y_score: Any) -> dict[str, float]:
@@ -46,7 +93,11 @@ def ks_statistic(y_true: np.ndarray, y_score: np.ndarray) -> float:
 
 
 def summarise_folds(fold_metrics: list[dict[str, float]]) -> dict[str, float]:
-    """``<metric>_mean`` and ``<metric>_std`` (population std, ddof=0) over folds."""
+    """``<metric>_mean`` and ``<metric>_std`` over folds.
+
+    The std is the sample standard deviation (ddof=1): folds are a sample of the splits the
+    data could have had. A single fold has no spread to estimate and gives 0.0.
+    """
     if not fold_metrics:
         raise ValueError("summarise_folds needs the metrics of at least one fold")
     names = list(fold_metrics[0])
@@ -60,7 +111,7 @@ def summarise_folds(fold_metrics: list[dict[str, float]]) -> dict[str, float]:
     for name in names:
         values = np.array([fold[name] for fold in fold_metrics], dtype=float)
         summary[f"{name}_mean"] = float(values.mean())
-        summary[f"{name}_std"] = float(values.std(ddof=0))
+        summary[f"{name}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
     return summary
 
 
@@ -97,11 +148,17 @@ def check_binary_scores(y_true: Any, y_score: Any) -> tuple[np.ndarray, np.ndarr
 def subset_metric(name: str, y_true: Any, y_score: Any) -> Callable[[np.ndarray], float]:
     """``metric(indices)``: the metric on the rows picked by ``indices`` (repeats allowed).
 
-    Made for paired bootstraps, which evaluate thousands of resamples of the same rows:
-    ``roc_auc``, ``log_loss`` and ``brier`` take O(n) numpy per call (the scores are sorted
-    once; a resample only changes how many times each row counts); the other metrics fall back
-    to ``binary_classification_metrics`` on the selected rows.
+    Made for paired bootstraps, which evaluate thousands of resamples of the same rows.
+    A 1-D ``y_score`` is binary: ``roc_auc``, ``log_loss`` and ``brier`` take O(n) numpy per
+    call (the scores are sorted once; a resample only changes how many times each row counts);
+    ``pr_auc`` and ``ks`` fall back to ``binary_classification_metrics`` on the selected rows.
+    A 2-D ``y_score`` is multiclass probabilities (``multiclass_subset_metric``: log_loss,
+    brier, accuracy, macro_f1, all O(n)). Regression has ``regression_subset_metric``.
     """
+    if np.ndim(y_score) == 2:
+        return multiclass_subset_metric(name, y_true, y_score)
+    if name in REGRESSION_METRIC_NAMES:
+        raise ValueError(f"{name!r} is a regression metric; use regression_subset_metric")
     y, p = check_binary_scores(y_true, y_score)
     n = len(y)
     if name == "roc_auc":

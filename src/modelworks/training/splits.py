@@ -71,3 +71,68 @@ def stratified_folds(y: Any, *, n_splits: int, seed: int) -> list[tuple[np.ndarr
 
     splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros(len(labels)), labels))
+
+
+def kfolds(n_rows: int, *, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Shuffled k-fold over ``n_rows`` rows: (train, valid) positional index arrays per fold.
+
+    For targets that cannot be stratified on (regression); every row is validated exactly once.
+    """
+    if isinstance(n_rows, bool) or not isinstance(n_rows, int | np.integer):
+        raise ValueError(f"n_rows must be an int, got {n_rows!r}")
+    if n_splits < 2:
+        raise ValueError(f"n_splits must be at least 2, got {n_splits}")
+    if n_rows < n_splits:
+        raise ValueError(
+            f"k-fold needs at least n_splits={n_splits} rows to give every fold a row; "
+            f"got n_rows={n_rows}"
+        )
+    from sklearn.model_selection import KFold  # slow to import; only needed here
+
+    splitter = KFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros((int(n_rows), 1))))
+
+
+def early_stopping_split(
+    y: Any, *, fraction: float, seed: int, stratify: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, stop): positional indices into ``y``, ``stop`` holding about ``fraction`` of rows.
+
+    Carves the rows a booster early-stops on out of a fold's training part, so the fold's
+    validation rows stay unseen. ``stop`` gets ``floor(fraction * len(y))`` rows, at least one;
+    with ``stratify`` each class keeps its share in both parts (every class needs at least two
+    rows). Both arrays are sorted, disjoint, cover every row and are the same for a seed.
+    """
+    labels = np.asarray(y)
+    if labels.ndim != 1:
+        raise ValueError(f"y must be 1-D, got shape {labels.shape}")
+    if not 0 < fraction <= 0.5:
+        raise ValueError(f"fraction must be in (0, 0.5], got {fraction}")
+    n_rows = len(labels)
+    n_stop = max(1, int(fraction * n_rows))
+    if n_rows - n_stop < 1 or n_stop < 1:
+        raise ValueError(
+            f"cannot carve fraction={fraction} of {n_rows} rows into two non-empty parts"
+        )
+    stratify_on = None
+    if stratify:
+        classes, counts = np.unique(labels, return_counts=True)
+        class_counts = {cls.item(): int(n) for cls, n in zip(classes, counts, strict=True)}
+        if counts.min() < 2:
+            raise ValueError(
+                "a stratified early-stopping split needs at least 2 rows of every class; "
+                f"class counts: {class_counts}"
+            )
+        if min(n_stop, n_rows - n_stop) < len(classes):
+            raise ValueError(
+                f"a stratified split of {n_rows} rows with fraction={fraction} gives "
+                f"{n_stop} early-stopping and {n_rows - n_stop} fit rows, fewer than the "
+                f"{len(classes)} classes; class counts: {class_counts}"
+            )
+        stratify_on = labels
+    from sklearn.model_selection import train_test_split  # slow to import; only needed here
+
+    fit, stop = train_test_split(
+        np.arange(n_rows), test_size=n_stop, random_state=seed, stratify=stratify_on
+    )
+    return np.sort(fit), np.sort(stop)

@@ -10,7 +10,7 @@ from mlflow import MlflowClient
 
 from modelworks.pipelines.training import RegistryParams, TrainingParams, register_best_candidate
 from modelworks.registry import audit
-from modelworks.registry.evaluation import BinaryClassificationEvaluator
+from modelworks.registry.evaluation import evaluator_for
 from modelworks.registry.gate import GatePolicy
 from modelworks.registry.promotion import (
     CHAMPION,
@@ -229,7 +229,7 @@ def test_the_evaluator_scores_integer_columns_logged_as_double(tracking: MlflowC
     model = mlflow.pyfunc.load_model(f"models:/{MODEL}/{version}")
     as_float = pd.DataFrame({"x": [0.0, 3.0], "c": ["a", "b"], "label": [0, 1], "id": [7, 8]})
     as_int = as_float.astype({"x": "int64"})
-    evaluator = BinaryClassificationEvaluator("label")
+    evaluator = evaluator_for({"task": "binary_classification", "label": "label"})
     np.testing.assert_array_equal(
         evaluator.predict(model, as_float), evaluator.predict(model, as_int)
     )

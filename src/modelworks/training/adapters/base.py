@@ -9,17 +9,55 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from modelworks.params import StrictModel
+from modelworks.training.adapters.labels import (
+    binary_labels,
+    check_sample_weight,
+    class_codes,
+    objective_labels,
+    regression_targets,
+)
 from modelworks.training.features import FeatureSpec
+
+__all__ = [
+    "METADATA_FILE",
+    "OBJECTIVES",
+    "CandidateParams",
+    "FitData",
+    "FittedModel",
+    "ModelAdapter",
+    "Objective",
+    "binary_labels",
+    "check_objective",
+    "check_sample_weight",
+    "class_codes",
+    "get_adapter",
+    "load_fitted",
+    "normalised_importance",
+    "objective_labels",
+    "objective_metadata",
+    "prepare_fit",
+    "probabilities",
+    "read_metadata",
+    "register_adapter",
+    "registered_adapters",
+    "regression_targets",
+    "saved_objective",
+    "write_metadata",
+]
 
 METADATA_FILE = "modelworks_model.json"
 """Written next to the native model file; says which adapter reads the directory back."""
+
+Objective = Literal["binary", "multiclass", "regression"]
+"""What a model learns: a 0/1 label, one of ``n_classes`` int codes, or a real number."""
+OBJECTIVES: tuple[Objective, ...] = get_args(Objective)
 
 _REGISTRY: dict[str, ModelAdapter] = {}
 
@@ -56,13 +94,22 @@ class FittedModel(Protocol):
 
     adapter: str
     features: FeatureSpec
+    objective: Objective
+    n_classes: int | None
+    """Classes the probabilities cover: 2 for binary, k for multiclass, None for regression."""
     best_iteration: int
     """Boosting rounds the model keeps and predicts with (a count, not a 0-based index)."""
     params: dict[str, Any]
     """The parameters actually passed to the library, for logging next to the model."""
 
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """binary: 1-D P(class 1); multiclass: (n_rows, n_classes) probabilities; regression:
+        1-D predicted values. Extra columns ignored, any column order."""
+        ...
+
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """1-D probability of the positive class; extra columns ignored, any column order."""
+        """binary: 1-D probability of class 1; multiclass: (n_rows, n_classes); regression:
+        TypeError (no probabilities, use ``predict``)."""
         ...
 
     def feature_importance(self) -> pd.Series:
@@ -70,13 +117,13 @@ class FittedModel(Protocol):
         ...
 
     def save(self, directory: Path) -> None:
-        """Native model file plus ``METADATA_FILE`` (features, categories, adapter name)."""
+        """Native model file plus ``METADATA_FILE`` (features, objective, adapter name, ...)."""
         ...
 
 
 @runtime_checkable
 class ModelAdapter(Protocol):
-    """Trains and loads one library's binary classifiers."""
+    """Trains and loads one library's models (binary, multiclass or regression)."""
 
     name: str
     reserved_params: frozenset[str]
@@ -90,11 +137,18 @@ class ModelAdapter(Protocol):
         features: FeatureSpec,
         candidate: CandidateParams,
         seed: int,
+        objective: Objective = "binary",
+        n_classes: int | None = None,
+        sample_weight: np.ndarray | None = None,
         X_valid: pd.DataFrame | None = None,
         y_valid: Any | None = None,
         n_rounds: int | None = None,
     ) -> FittedModel:
-        """Early-stop on (X_valid, y_valid) within max_rounds, or without them train n_rounds."""
+        """Early-stop on (X_valid, y_valid) within max_rounds, or without them train n_rounds.
+
+        Labels: binary 0/1; multiclass int codes 0..n_classes-1 (n_classes required);
+        regression finite floats. ``sample_weight`` weighs the training rows only.
+        """
         ...
 
     def load(self, directory: Path) -> FittedModel:
@@ -136,14 +190,20 @@ def load_fitted(directory: Path) -> FittedModel:
 
 @dataclass(frozen=True)
 class FitData:
-    """Training inputs after validation: features selected, labels as 0/1 arrays."""
+    """Training inputs after validation: features selected, labels checked for the objective."""
 
     X_train: pd.DataFrame
     y_train: np.ndarray
+    """binary / multiclass: int64 class codes; regression: float64 targets."""
     X_valid: pd.DataFrame | None
     y_valid: np.ndarray | None
     n_rounds: int | None
     """Exact rounds to train when there is no validation set; None means early stopping."""
+    objective: Objective = "binary"
+    n_classes: int | None = 2
+    """2 for binary, k for multiclass, None for regression."""
+    sample_weight: np.ndarray | None = None
+    """float64 weight per training row, or None for unweighted."""
 
 
 def prepare_fit(
@@ -154,8 +214,12 @@ def prepare_fit(
     X_valid: pd.DataFrame | None,
     y_valid: Any | None,
     n_rounds: int | None,
+    objective: Objective = "binary",
+    n_classes: int | None = None,
+    sample_weight: Any | None = None,
 ) -> FitData:
     """Check the arguments every adapter's ``fit`` receives, with errors that say what to change."""
+    classes = check_objective(objective, n_classes)
     if (X_valid is None) != (y_valid is None):
         raise ValueError("pass both X_valid and y_valid for early stopping, or neither")
     has_valid = X_valid is not None
@@ -170,32 +234,63 @@ def prepare_fit(
         raise ValueError(f"n_rounds must be at least 1, got {n_rounds}")
 
     train = features.select(X_train)
-    labels = binary_labels(y_train, n_rows=len(train), name="y_train")
-    if len(np.unique(labels)) < 2:
+    labels = objective_labels(y_train, objective, classes, n_rows=len(train), name="y_train")
+    if objective == "binary" and len(np.unique(labels)) < 2:
         raise ValueError("y_train must contain both classes (0 and 1)")
+    if objective == "multiclass":
+        assert classes is not None
+        absent = np.flatnonzero(np.bincount(labels, minlength=classes) == 0).tolist()
+        if absent:
+            raise ValueError(
+                f"y_train has no rows of class codes {absent} (n_classes={classes}); "
+                "every class needs training rows"
+            )
+    weight = None
+    if sample_weight is not None:
+        weight = check_sample_weight(sample_weight, n_rows=len(train))
     valid = valid_labels = None
     if X_valid is not None:
         valid = features.select(X_valid)
-        valid_labels = binary_labels(y_valid, n_rows=len(valid), name="y_valid")
-    return FitData(train, labels, valid, valid_labels, n_rounds)
-
-
-def binary_labels(y: Any, *, n_rows: int, name: str) -> np.ndarray:
-    """``y`` as a 1-D int array of 0/1, checked against the number of feature rows."""
-    values = np.asarray(y)
-    if values.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {values.shape}")
-    if len(values) != n_rows:
-        raise ValueError(f"{name} has {len(values)} labels for {n_rows} feature rows")
-    if pd.isna(values).any():
-        raise ValueError(f"{name} has missing labels")
-    distinct = {v.item() if isinstance(v, np.generic) else v for v in pd.unique(values)}
-    unexpected = sorted(map(repr, distinct - {0, 1}))
-    if unexpected:
-        raise ValueError(
-            f"{name} must hold binary labels 0/1 (or booleans); found {unexpected[:5]}"
+        valid_labels = objective_labels(
+            y_valid, objective, classes, n_rows=len(valid), name="y_valid"
         )
-    return values.astype(np.int64)
+    return FitData(train, labels, valid, valid_labels, n_rounds, objective, classes, weight)
+
+
+def check_objective(objective: str, n_classes: int | None) -> int | None:
+    """The model's class count for ``objective`` (2, n_classes or None), or a ValueError."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {list(OBJECTIVES)}, got {objective!r}")
+    if n_classes is not None:
+        if isinstance(n_classes, bool) or not isinstance(n_classes, int | np.integer):
+            raise ValueError(f"n_classes must be an int, got {n_classes!r}")
+        n_classes = int(n_classes)
+    if objective == "binary":
+        if n_classes not in (None, 2):
+            raise ValueError(
+                f"objective='binary' has 2 classes, got n_classes={n_classes}; "
+                "use objective='multiclass' for more"
+            )
+        return 2
+    if objective == "multiclass":
+        if n_classes is None:
+            raise ValueError("objective='multiclass' needs n_classes (the number of class codes)")
+        if n_classes < 2:
+            raise ValueError(f"n_classes must be at least 2 for multiclass, got {n_classes}")
+        return n_classes
+    if n_classes is not None:
+        raise ValueError(f"n_classes is for classification; objective='regression' got {n_classes}")
+    return None
+
+
+def probabilities(model: FittedModel, X: pd.DataFrame) -> np.ndarray:
+    """``predict_proba`` for adapters whose classifiers' ``predict`` already gives probabilities."""
+    if model.objective == "regression":
+        raise TypeError(
+            f"regression models have no probabilities; use predict (this {model.adapter} model "
+            "predicts values)"
+        )
+    return model.predict(X)
 
 
 def write_metadata(directory: Path, metadata: dict[str, Any]) -> None:
@@ -215,6 +310,22 @@ def read_metadata(directory: Path) -> dict[str, Any]:
     if "adapter" not in metadata:
         raise ValueError(f"{path} does not say which adapter saved the model ('adapter' key)")
     return metadata
+
+
+def saved_objective(metadata: dict[str, Any]) -> tuple[Objective, int | None]:
+    """(objective, n_classes) from saved metadata; files written before objectives were
+    recorded hold binary classifiers."""
+    objective = metadata.get("objective", "binary")
+    if objective not in OBJECTIVES:
+        raise ValueError(
+            f"saved model has objective {objective!r}; this version knows {list(OBJECTIVES)}"
+        )
+    return objective, check_objective(objective, metadata.get("n_classes"))
+
+
+def objective_metadata(objective: Objective, n_classes: int | None) -> dict[str, Any]:
+    """The metadata keys ``saved_objective`` reads back."""
+    return {"objective": objective, "n_classes": n_classes}
 
 
 def normalised_importance(values: np.ndarray, features: FeatureSpec) -> pd.Series:

@@ -1,4 +1,8 @@
-"""CatBoost behind the ModelAdapter contract: native categoricals, Logloss, no files written."""
+"""CatBoost behind the ModelAdapter contract: native categoricals, no files written.
+
+Objectives: ``binary`` (CatBoostClassifier, Logloss), ``multiclass`` (CatBoostClassifier,
+MultiClass) and ``regression`` (CatBoostRegressor, RMSE); early stopping watches that loss.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +14,29 @@ import pandas as pd
 
 from modelworks.training.adapters.base import (
     CandidateParams,
+    Objective,
+    check_objective,
     normalised_importance,
+    objective_metadata,
     prepare_fit,
+    probabilities,
     read_metadata,
+    saved_objective,
     write_metadata,
 )
 from modelworks.training.features import FeatureSpec, categorical_as_strings
 
 if TYPE_CHECKING:
-    from catboost import CatBoostClassifier
+    from catboost import CatBoostClassifier, CatBoostRegressor
 
 MODEL_FILE = "model.cbm"
 MISSING_CATEGORY = "__missing__"
 """CatBoost rejects NaN in categorical columns; missing becomes a category of its own."""
+_LOSS: dict[str, str] = {"binary": "Logloss", "multiclass": "MultiClass", "regression": "RMSE"}
 
 
 class CatBoostAdapter:
-    """Trains ``catboost.CatBoostClassifier`` (imported on first use, not at module import)."""
+    """Trains CatBoost classifiers and regressors (imported on first use, not at module import)."""
 
     name = "catboost"
     reserved_params = frozenset(
@@ -50,6 +60,8 @@ class CatBoostAdapter:
             "od_type",
             "od_wait",
             "use_best_model",
+            "classes_count",
+            "class_names",
         }
     )
 
@@ -61,18 +73,29 @@ class CatBoostAdapter:
         features: FeatureSpec,
         candidate: CandidateParams,
         seed: int,
+        objective: Objective = "binary",
+        n_classes: int | None = None,
+        sample_weight: np.ndarray | None = None,
         X_valid: pd.DataFrame | None = None,
         y_valid: Any | None = None,
         n_rounds: int | None = None,
     ) -> CatBoostModel:
         """Early-stop on (X_valid, y_valid) within max_rounds, or without them train n_rounds."""
-        from catboost import CatBoostClassifier, Pool
+        from catboost import CatBoostClassifier, CatBoostRegressor, Pool
 
         data = prepare_fit(
-            X_train, y_train, features=features, X_valid=X_valid, y_valid=y_valid, n_rounds=n_rounds
+            X_train,
+            y_train,
+            features=features,
+            X_valid=X_valid,
+            y_valid=y_valid,
+            n_rounds=n_rounds,
+            objective=objective,
+            n_classes=n_classes,
+            sample_weight=sample_weight,
         )
         params: dict[str, Any] = {
-            "loss_function": "Logloss",
+            "loss_function": _LOSS[data.objective],
             "random_seed": seed,
             # CatBoost documents that thread_count changes speed, never results.
             "thread_count": -1,
@@ -81,9 +104,17 @@ class CatBoostAdapter:
             **candidate.params,
             "iterations": data.n_rounds if data.n_rounds is not None else candidate.max_rounds,
         }
-        model = CatBoostClassifier(**params)
+        if data.objective == "multiclass":
+            # Probability columns are the codes 0..n_classes-1, in order.
+            params["classes_count"] = data.n_classes
+        model = (CatBoostRegressor if data.objective == "regression" else CatBoostClassifier)(
+            **params
+        )
         train_pool = Pool(
-            _encode(data.X_train, features), data.y_train, cat_features=features.categorical
+            _encode(data.X_train, features),
+            data.y_train,
+            cat_features=features.categorical,
+            weight=data.sample_weight,
         )
         if data.X_valid is None:
             model.fit(train_pool)
@@ -98,44 +129,62 @@ class CatBoostAdapter:
                 use_best_model=True,
             )
         # use_best_model shrinks the model to the best iteration, so its tree count is the answer.
-        return CatBoostModel(model, features=features, params=params)
+        return CatBoostModel(
+            model,
+            features=features,
+            params=params,
+            objective=data.objective,
+            n_classes=data.n_classes,
+        )
 
     def load(self, directory: Path) -> CatBoostModel:
         """Read back what ``CatBoostModel.save`` wrote."""
-        from catboost import CatBoostClassifier
+        from catboost import CatBoostClassifier, CatBoostRegressor
 
         metadata = read_metadata(directory)
         if metadata["adapter"] != self.name:
             raise ValueError(f"{directory} holds a {metadata['adapter']} model, not {self.name}")
-        model = CatBoostClassifier()
+        objective, n_classes = saved_objective(metadata)
+        model = CatBoostRegressor() if objective == "regression" else CatBoostClassifier()
         model.load_model(str(Path(directory) / MODEL_FILE), format="cbm")
         return CatBoostModel(
             model,
             features=FeatureSpec.model_validate(metadata["features"]),
             params=metadata["params"],
+            objective=objective,
+            n_classes=n_classes,
         )
 
 
 class CatBoostModel:
-    """A trained CatBoost binary classifier."""
+    """A trained CatBoost classifier (binary, multiclass) or regressor."""
 
     adapter = CatBoostAdapter.name
 
     def __init__(
-        self, model: CatBoostClassifier, *, features: FeatureSpec, params: dict[str, Any]
+        self,
+        model: CatBoostClassifier | CatBoostRegressor,
+        *,
+        features: FeatureSpec,
+        params: dict[str, Any],
+        objective: Objective = "binary",
+        n_classes: int | None = None,
     ) -> None:
         self._model = model
         self.features = features
         self.params = params
+        self.objective: Objective = objective
+        self.n_classes = check_objective(objective, n_classes)
         self.best_iteration = int(model.tree_count_)
 
     @property
-    def native(self) -> CatBoostClassifier:
-        """The underlying ``CatBoostClassifier``, for library-specific tooling."""
+    def native(self) -> CatBoostClassifier | CatBoostRegressor:
+        """The underlying ``CatBoostClassifier`` / ``CatBoostRegressor``, for library tooling."""
         return self._model
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """1-D probability of the positive class; extra columns ignored, any column order."""
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """binary: 1-D P(class 1); multiclass: (n_rows, n_classes) probabilities; regression:
+        1-D values. Extra columns ignored, any column order."""
         from catboost import FeaturesData
 
         numeric, labels = self.features.arrays(X)
@@ -148,7 +197,14 @@ class CatBoostModel:
             num_feature_names=list(self.features.numeric),
             cat_feature_names=list(self.features.categorical),
         )
-        return np.asarray(self._model.predict_proba(data)[:, 1], dtype=float)
+        if self.objective == "regression":
+            return np.asarray(self._model.predict(data), dtype=float)
+        proba = np.asarray(self._model.predict_proba(data), dtype=float)
+        return proba[:, 1] if self.objective == "binary" else proba
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """binary: 1-D P(class 1); multiclass: (n_rows, n_classes); regression: TypeError."""
+        return probabilities(self, X)
 
     def feature_importance(self) -> pd.Series:
         """CatBoost's PredictionValuesChange per feature, as shares of the total."""
@@ -171,6 +227,7 @@ class CatBoostModel:
                 "missing_category": MISSING_CATEGORY,
                 "best_iteration": self.best_iteration,
                 "params": self.params,
+                **objective_metadata(self.objective, self.n_classes),
             },
         )
 

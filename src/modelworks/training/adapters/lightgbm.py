@@ -1,4 +1,8 @@
-"""LightGBM behind the ModelAdapter contract: pandas categoricals fixed at training time."""
+"""LightGBM behind the ModelAdapter contract: pandas categoricals fixed at training time.
+
+Objectives: ``binary`` (binary_logloss), ``multiclass`` (softmax over ``num_class``,
+multi_logloss) and ``regression`` (L2, l2); early stopping watches that metric.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,14 @@ import pandas as pd
 
 from modelworks.training.adapters.base import (
     CandidateParams,
+    Objective,
+    check_objective,
     normalised_importance,
+    objective_metadata,
     prepare_fit,
+    probabilities,
     read_metadata,
+    saved_objective,
     write_metadata,
 )
 from modelworks.training.features import FeatureSpec, categorical_as_strings
@@ -25,10 +34,21 @@ MODEL_FILE = "model.txt"
 
 _THREAD_ALIASES = frozenset({"num_threads", "num_thread", "nthread", "nthreads", "n_jobs"})
 _LAYOUT_PARAMS = frozenset({"force_row_wise", "force_col_wise"})
+_METRIC_ALIASES = frozenset({"metric", "metrics", "metric_types"})
+_LIBRARY_OBJECTIVE: dict[str, str] = {
+    "binary": "binary",
+    "multiclass": "multiclass",
+    "regression": "regression",
+}
+_EARLY_STOPPING_METRIC: dict[str, str] = {
+    "binary": "binary_logloss",
+    "multiclass": "multi_logloss",
+    "regression": "l2",
+}
 
 
 class LightGBMAdapter:
-    """Trains ``lightgbm.Booster`` binary models (imported on first use, not at module import)."""
+    """Trains ``lightgbm.Booster`` models (imported on first use, not at module import)."""
 
     name = "lightgbm"
     reserved_params = frozenset(
@@ -64,6 +84,8 @@ class LightGBMAdapter:
             "categorical_column",
             "cat_column",
             "categorical_features",
+            "num_class",
+            "num_classes",
         }
     )
 
@@ -75,6 +97,9 @@ class LightGBMAdapter:
         features: FeatureSpec,
         candidate: CandidateParams,
         seed: int,
+        objective: Objective = "binary",
+        n_classes: int | None = None,
+        sample_weight: np.ndarray | None = None,
         X_valid: pd.DataFrame | None = None,
         y_valid: Any | None = None,
         n_rounds: int | None = None,
@@ -83,18 +108,31 @@ class LightGBMAdapter:
         import lightgbm
 
         data = prepare_fit(
-            X_train, y_train, features=features, X_valid=X_valid, y_valid=y_valid, n_rounds=n_rounds
+            X_train,
+            y_train,
+            features=features,
+            X_valid=X_valid,
+            y_valid=y_valid,
+            n_rounds=n_rounds,
+            objective=objective,
+            n_classes=n_classes,
+            sample_weight=sample_weight,
         )
         categories = {
             name: sorted(categorical_as_strings(data.X_train[name]).dropna().unique())
             for name in features.categorical
         }
         params: dict[str, Any] = {
-            "objective": "binary",
+            "objective": _LIBRARY_OBJECTIVE[data.objective],
             "seed": seed,
             "deterministic": True,
             "verbose": -1,
         }
+        if data.objective == "multiclass":
+            params["num_class"] = data.n_classes
+        if data.objective != "binary" and not _METRIC_ALIASES & set(candidate.params):
+            # binary keeps LightGBM's default (binary_logloss), so its params stay as they were.
+            params["metric"] = _EARLY_STOPPING_METRIC[data.objective]
         if not _THREAD_ALIASES & set(candidate.params):
             # With deterministic=True results still depend on the thread count; it is recorded
             # in ``params`` so a run can be reproduced exactly.
@@ -107,6 +145,7 @@ class LightGBMAdapter:
         train_set = lightgbm.Dataset(
             _encode(data.X_train, categories),
             label=data.y_train,
+            weight=data.sample_weight,
             categorical_feature=features.categorical or "auto",
         )
         if data.X_valid is None:
@@ -132,6 +171,8 @@ class LightGBMAdapter:
             categories=categories,
             best_iteration=best_iteration,
             params=params,
+            objective=data.objective,
+            n_classes=data.n_classes,
         )
 
     def load(self, directory: Path) -> LightGBMModel:
@@ -141,6 +182,7 @@ class LightGBMAdapter:
         metadata = read_metadata(directory)
         if metadata["adapter"] != self.name:
             raise ValueError(f"{directory} holds a {metadata['adapter']} model, not {self.name}")
+        objective, n_classes = saved_objective(metadata)
         booster = lightgbm.Booster(model_file=str(Path(directory) / MODEL_FILE))
         return LightGBMModel(
             booster,
@@ -148,11 +190,13 @@ class LightGBMAdapter:
             categories=metadata["categories"],
             best_iteration=int(metadata["best_iteration"]),
             params=metadata["params"],
+            objective=objective,
+            n_classes=n_classes,
         )
 
 
 class LightGBMModel:
-    """A trained LightGBM binary classifier that predicts with its best iteration."""
+    """A trained LightGBM model that predicts with its best iteration."""
 
     adapter = LightGBMAdapter.name
 
@@ -164,20 +208,25 @@ class LightGBMModel:
         categories: dict[str, list[str]],
         best_iteration: int,
         params: dict[str, Any],
+        objective: Objective = "binary",
+        n_classes: int | None = None,
     ) -> None:
         self._booster = booster
         self.features = features
         self.categories = categories
         self.best_iteration = best_iteration
         self.params = params
+        self.objective: Objective = objective
+        self.n_classes = check_objective(objective, n_classes)
 
     @property
     def native(self) -> lightgbm.Booster:
         """The underlying ``lightgbm.Booster``, for library-specific tooling."""
         return self._booster
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """1-D probability of the positive class; categories unseen in training count as missing."""
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """binary: 1-D P(class 1); multiclass: (n_rows, n_classes) probabilities; regression:
+        1-D values. Categories unseen in training count as missing."""
         numeric, labels = self.features.arrays(X)
         # The category codes pandas gave at training time (position in the training category
         # list), computed on arrays: the matrix LightGBM builds from a categorical frame.
@@ -193,6 +242,10 @@ class LightGBMModel:
         return np.asarray(
             self._booster.predict(matrix, num_iteration=self.best_iteration), dtype=float
         )
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """binary: 1-D P(class 1); multiclass: (n_rows, n_classes); regression: TypeError."""
+        return probabilities(self, X)
 
     def feature_importance(self) -> pd.Series:
         """Total split gain per feature over the kept rounds, as shares of the total."""
@@ -218,6 +271,7 @@ class LightGBMModel:
                 "categories": self.categories,
                 "best_iteration": self.best_iteration,
                 "params": self.params,
+                **objective_metadata(self.objective, self.n_classes),
             },
         )
 

@@ -1,0 +1,170 @@
+"""The Task contract: what differs between machine-learning task families, declared once each.
+
+The lifecycle (candidate loop, nested fold runs, refit, register, gate, promote, monitor,
+score, retrain) is written once in ``modelworks.pipelines`` and asks the task for everything
+that depends on what a label and a prediction are:
+
+- how rows are checked, folded and split for early stopping;
+- how a candidate is fitted, how many rounds it kept, and what it predicts;
+- which metrics exist and which way each is better;
+- the evidence plots, the logged model and what it needs to serve;
+- the rows and evaluator the gate rescores both models with;
+- the one-dimensional score monitoring watches, the realised performance once labels arrive,
+  and what a batch score writes.
+
+A family is one subclass registered in ``modelworks.tasks``; the conformance suite in
+``tests/modelworks/tasks`` runs over every registered family.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+
+class Task(ABC):
+    """One task family. Subclasses are stateless: everything a run needs comes as arguments."""
+
+    name: ClassVar[str]
+    metrics: ClassVar[Mapping[str, bool]]
+    """Every metric the family computes, mapped to whether higher is better."""
+    default_selection_metric: ClassVar[str]
+    calibrated: ClassVar[bool] = False
+    """Whether monitored scores are probabilities of a 0/1 label, so a calibration map can
+    estimate performance before labels arrive."""
+
+    # --- metrics ----------------------------------------------------------------------------
+
+    def higher_is_better(self, metric: str) -> bool:
+        """The direction of ``metric``; an error naming the family's metrics when unknown."""
+        try:
+            return self.metrics[metric]
+        except KeyError:
+            raise ValueError(
+                f"task {self.name!r} has no metric {metric!r}; its metrics: {sorted(self.metrics)}"
+            ) from None
+
+    def oriented(self, metric: str, value: float) -> float:
+        """``value`` turned so that larger is always better."""
+        return value if self.higher_is_better(metric) else -value
+
+    # --- rows -------------------------------------------------------------------------------
+
+    @abstractmethod
+    def check_rows(self, rows: pd.DataFrame, params: Any, *, role: str) -> None:
+        """Raise a ValueError naming the column and values when ``rows`` cannot be trained or
+        judged on (``role`` says which rows: training, holdout)."""
+
+    @abstractmethod
+    def folds(self, rows: pd.DataFrame, params: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Cross-validation folds as positional (fit, score) index pairs."""
+
+    @abstractmethod
+    def stopping_split(self, rows: pd.DataFrame, params: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Positional (fit, stop) indices: the part early stopping watches, carved from a fold's
+        fitting rows so that the fold it is scored on stays unseen."""
+
+    # --- candidates -------------------------------------------------------------------------
+
+    def prepare(self, train: pd.DataFrame, params: Any) -> dict[str, Any]:
+        """What every fit of a run shares, learnt once from the training rows (class labels,
+        say); passed back to ``fit`` and stored with the served model."""
+        return {}
+
+    @abstractmethod
+    def fit(
+        self,
+        candidate: Any,
+        rows: pd.DataFrame,
+        params: Any,
+        context: Mapping[str, Any],
+        *,
+        valid: pd.DataFrame | None = None,
+        n_rounds: int | None = None,
+    ) -> Any:
+        """A fitted model: early stopping on ``valid`` or exactly ``n_rounds``."""
+
+    @abstractmethod
+    def rounds(self, fitted: Any) -> int:
+        """How many boosting rounds or epochs ``fitted`` kept (early stopping's answer)."""
+
+    @abstractmethod
+    def predict(self, fitted: Any, rows: pd.DataFrame, context: Mapping[str, Any]) -> Any:
+        """The fitted model's predictions for ``rows``, as ``evaluate`` reads them and as the
+        served model answers (an array, or a frame with a column per class)."""
+
+    @abstractmethod
+    def evaluate(self, rows: pd.DataFrame, predictions: Any, params: Any) -> dict[str, float]:
+        """Every metric of the family on ``rows`` (which carry the label)."""
+
+    def evidence(
+        self, name: str, fitted: Any, rows: pd.DataFrame, predictions: Any, params: Any
+    ) -> dict[str, Any]:
+        """Figures for the candidate's run, by artifact path."""
+        return {}
+
+    def candidate_tags(self, candidate: Any) -> dict[str, str]:
+        """Tags of a candidate's run and registered version beyond name and adapter."""
+        return {}
+
+    @abstractmethod
+    def log_model(
+        self,
+        fitted: Any,
+        example: pd.DataFrame,
+        params: Any,
+        context: Mapping[str, Any],
+        serving: Mapping[str, Any] | None,
+    ) -> str:
+        """Log the served model (a pyfunc) in the active run; its model URI."""
+
+    # --- registry ---------------------------------------------------------------------------
+
+    def gate_rows(self, holdout: pd.DataFrame, params: Any) -> tuple[pd.DataFrame, str]:
+        """The rows the gate rescores both models on, and their label column."""
+        return holdout, params.label
+
+    @abstractmethod
+    def evaluator(self, evidence: Mapping[str, Any]) -> Any:
+        """The gate's evaluator (``modelworks.registry.evaluation.Evaluator``) for a version of
+        this family, built from its stored gate evidence."""
+
+    # --- monitoring and scoring -------------------------------------------------------------
+
+    def monitored_scores(self, predictions: Any) -> np.ndarray:
+        """The one-dimensional score prediction drift is measured on."""
+        return np.asarray(predictions, dtype=float).ravel()
+
+    def monitoring_signals(self, predictions: Any) -> dict[str, Any]:
+        """Categorical signals of the predictions watched like features (class shares)."""
+        return {}
+
+    def reference_labels(self, rows: pd.DataFrame, params: Any) -> np.ndarray | None:
+        """0/1 labels for a calibration map (calibrated families only)."""
+        return None
+
+    def realised_performance(
+        self, rows: pd.DataFrame, predictions: np.ndarray, params: Any
+    ) -> dict[str, Any] | None:
+        """Performance on a batch whose labels have arrived (None: the batch has none)."""
+        label = getattr(params, "label", None)
+        if label is None or label not in rows.columns or rows[label].isna().any() or rows.empty:
+            return None
+        return {"n": len(rows), **self.evaluate(rows, predictions, params)}
+
+    def monitoring_note(self) -> str | None:
+        """What the monitoring report should say about label-free estimation for this family,
+        when it is not sound."""
+        return None
+
+    def scoring_columns(self, predictions: Any) -> dict[str, Any]:
+        """The columns a batch score writes for each row (``score`` always among them)."""
+        return {"score": np.asarray(predictions, dtype=float).ravel()}
+
+    def score_range(self) -> tuple[float, float] | None:
+        """Fixed histogram range of scores (probabilities), or None to use the batch's."""
+        return (0.0, 1.0)

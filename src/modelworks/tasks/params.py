@@ -1,0 +1,73 @@
+"""The training parameters of a tabular use case, typed once for every supervised family."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from modelworks.params import StrictModel
+from modelworks.registry.gate import GatePolicy
+from modelworks.training import CandidateParams, FeatureSpec
+
+TaskName = Literal[
+    "binary_classification", "multiclass_classification", "regression", "uplift", "ranking"
+]
+SUPERVISED = ("binary_classification", "multiclass_classification", "regression")
+
+
+class TrainingParams(StrictModel):
+    """How candidates of a binary, multiclass or regression use case are trained and compared.
+
+    ``early_stopping_fraction`` of each fold's fitting rows (and of the refit's rows when
+    the task asks for it) is what early stopping watches, so the fold a candidate is scored on
+    never chose its number of rounds. ``class_weight`` ("balanced", or a weight per class
+    label, e.g. ``{"1": 5.0}`` for a rare positive class) weights training rows by their label.
+    """
+
+    task: TaskName = "binary_classification"
+    label: str
+    time_column: str
+    features: FeatureSpec
+    holdout_days: int
+    n_splits: int = Field(default=5, ge=2)
+    seed: int = 42
+    selection_metric: str | None = None
+    early_stopping_fraction: float = Field(default=0.2, gt=0.0, le=0.5)
+    class_weight: Literal["balanced"] | dict[str, float] | None = None
+    candidates: dict[str, CandidateParams]
+
+    @model_validator(mode="after")
+    def _fits_the_task(self) -> TrainingParams:
+        from modelworks.tasks import get_task
+
+        if self.task not in SUPERVISED:
+            raise ValueError(
+                f"task {self.task!r} has its own training parameters; these are for "
+                f"{list(SUPERVISED)}"
+            )
+        task = get_task(self.task)
+        if self.selection_metric is not None:
+            task.higher_is_better(self.selection_metric)
+        if self.class_weight is not None and self.task == "regression":
+            raise ValueError("class_weight is for classification; a regression has no classes")
+        if self.class_weight is not None and not isinstance(self.class_weight, str):
+            bad = {k: v for k, v in self.class_weight.items() if not v > 0}
+            if bad:
+                raise ValueError(f"class weights must be positive; got {bad}")
+        return self
+
+    @property
+    def metric(self) -> str:
+        """The selection metric, the task's default when none is set."""
+        from modelworks.tasks import get_task
+
+        return self.selection_metric or get_task(self.task).default_selection_metric
+
+
+class RegistryParams(StrictModel):
+    """Where the winner is registered and the gate it must pass to become champion."""
+
+    model_name: str
+    description: str = ""
+    gate: GatePolicy = GatePolicy()

@@ -1,0 +1,140 @@
+"""What binary, multiclass and regression share: one label column, feature rows, a model
+library behind ``ModelAdapter`` that takes its objective from the task, and a pyfunc that reads
+its own features from the online store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from modelworks.tasks.base import Task
+from modelworks.training import get_adapter
+from modelworks.training.adapters.base import Objective
+
+_SHOWN = 5
+
+
+class TabularTask(Task):
+    """A supervised task on feature rows with one label column."""
+
+    objective: ClassVar[Objective]
+    stratified: ClassVar[bool] = True
+
+    # --- rows -------------------------------------------------------------------------------
+
+    def check_rows(self, rows: pd.DataFrame, params: Any, *, role: str) -> None:
+        if rows.empty:
+            raise ValueError(f"The {role} rows are empty: there is nothing to train or judge on")
+        if params.label not in rows.columns:
+            raise ValueError(
+                f"The {role} rows have no label column {params.label!r}; "
+                f"columns: {list(rows.columns)[:20]}"
+            )
+        missing = rows[params.label].isna()
+        if missing.any():
+            raise ValueError(
+                f"The {role} rows have {int(missing.sum())} missing values in label column "
+                f"{params.label!r}, e.g. at rows {rows.index[missing][:_SHOWN].tolist()}"
+            )
+
+    def labels(self, rows: pd.DataFrame, params: Any, context: Mapping[str, Any]) -> np.ndarray:
+        """The label column as the adapter reads it."""
+        return rows[params.label].to_numpy()
+
+    def folds(self, rows: pd.DataFrame, params: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+        from modelworks.training import kfolds, stratified_folds
+
+        if self.stratified:
+            return stratified_folds(
+                _strata(rows, params), n_splits=params.n_splits, seed=params.seed
+            )
+        return kfolds(len(rows), n_splits=params.n_splits, seed=params.seed)
+
+    def stopping_split(self, rows: pd.DataFrame, params: Any) -> tuple[np.ndarray, np.ndarray]:
+        from modelworks.training import early_stopping_split
+
+        return early_stopping_split(
+            _strata(rows, params) if self.stratified else rows[params.label].to_numpy(),
+            fraction=params.early_stopping_fraction,
+            seed=params.seed,
+            stratify=self.stratified,
+        )
+
+    # --- candidates -------------------------------------------------------------------------
+
+    def sample_weight(
+        self, y: np.ndarray, params: Any, context: Mapping[str, Any]
+    ) -> np.ndarray | None:
+        """Row weights from ``class_weight`` (None: unweighted)."""
+        return None
+
+    def n_classes(self, context: Mapping[str, Any]) -> int | None:
+        return None
+
+    def fit(
+        self,
+        candidate: Any,
+        rows: pd.DataFrame,
+        params: Any,
+        context: Mapping[str, Any],
+        *,
+        valid: pd.DataFrame | None = None,
+        n_rounds: int | None = None,
+    ) -> Any:
+        y = self.labels(rows, params, context)
+        return get_adapter(candidate.adapter).fit(
+            rows,
+            y,
+            features=params.features,
+            candidate=candidate,
+            seed=params.seed,
+            objective=self.objective,
+            n_classes=self.n_classes(context),
+            sample_weight=self.sample_weight(y, params, context),
+            X_valid=valid,
+            y_valid=None if valid is None else self.labels(valid, params, context),
+            n_rounds=n_rounds,
+        )
+
+    def rounds(self, fitted: Any) -> int:
+        return int(fitted.best_iteration)
+
+    def predict(self, fitted: Any, rows: pd.DataFrame, context: Mapping[str, Any]) -> Any:
+        return np.asarray(fitted.predict(rows))
+
+    def candidate_tags(self, candidate: Any) -> dict[str, str]:
+        return {"modelworks.adapter": candidate.adapter}
+
+    def log_model(
+        self,
+        fitted: Any,
+        example: pd.DataFrame,
+        params: Any,
+        context: Mapping[str, Any],
+        serving: Mapping[str, Any] | None,
+    ) -> str:
+        from modelworks.registry import tracking
+
+        return tracking.log_probability_model(
+            fitted, example, serving={**(serving or {}), **context} or None
+        )
+
+    # --- registry ---------------------------------------------------------------------------
+
+    def evaluator(self, evidence: Mapping[str, Any]) -> Any:
+        from modelworks.registry.evaluation import TabularEvaluator
+
+        return TabularEvaluator(self, evidence)
+
+    def subset_metric(self, name: str, labels: np.ndarray, predictions: np.ndarray) -> Any:
+        """``metric(indices)`` on resampled rows, for the gate's paired bootstrap."""
+        raise NotImplementedError
+
+
+def _strata(rows: pd.DataFrame, params: Any) -> np.ndarray:
+    """The label as integer codes: stratification needs only which rows share a class."""
+    codes, _ = pd.factorize(rows[params.label], sort=True)
+    return codes

@@ -1,0 +1,162 @@
+"""The conformance suite: every task family through the one lifecycle, on tiny data.
+
+In the spirit of scikit-learn's ``parametrize_with_checks``: each family fits, logs one nested
+run per fold, registers a version tagged with its use case and task, lets the gate accept a
+better and reject a worse model by its own metric's direction, serves through the pyfunc as it
+predicted in training, scores a batch, is monitored, and feeds the retrain decision. A family
+that fails here is not done.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from modelworks.monitoring import DriftParams
+from modelworks.pipelines.monitoring import decide, monitor_champion, profile_reference
+from modelworks.pipelines.training import (
+    RegistryParams,
+    describe_lineage,
+    register_best_candidate,
+    select_best_candidate,
+    split_out_of_time,
+    train_candidates,
+)
+from modelworks.registry.gate import GatePolicy
+from modelworks.scheduling.decision import RetrainPolicy
+from modelworks.serving.batch import ScoringParams, score_batch
+from modelworks.serving.datasets import RegisteredModelDataset
+from modelworks.tasks import FAMILIES, get_task
+from tests.modelworks.tasks.cases import CASES, ConformanceCase
+
+FEATURE_SERVICE = {
+    "service": "toy_service",
+    "join_keys": ["id"],
+    "features": ["x", "z", "c"],
+    "repo_path": "/nowhere",  # opened only when a caller sends keys alone
+    "definitions_sha256": "0" * 64,
+    "feature_views": {},
+}
+VALIDATED = {"success": True, "suite": "raw", "validated_at": "2024-01-01", "tables": {}}
+MONITORING = DriftParams()
+
+
+def test_every_family_has_a_case() -> None:
+    assert set(CASES) == set(FAMILIES)
+
+
+def _train(
+    case: ConformanceCase, rows: pd.DataFrame, use_case: str, *, degrade: bool
+) -> dict[str, Any]:
+    """One training run through the lifecycle's nodes; the registry decision and artifacts."""
+    params = case.params
+    train, holdout = split_out_of_time(rows, params)
+    if degrade:
+        train = case.degrade(train, 0)
+    with mlflow.start_run():
+        candidates = train_candidates(train, holdout, FEATURE_SERVICE, params)
+        best, metrics, _ = select_best_candidate(candidates, params)
+        profile = profile_reference(holdout, best, params, MONITORING)
+        lineage = describe_lineage(
+            best,
+            rows[["id", "t"]],
+            VALIDATED,
+            FEATURE_SERVICE,
+            {use_case: {"training": params.model_dump(mode="json")}},
+            use_case=use_case,
+        )
+        registry = RegistryParams(
+            model_name=use_case,
+            gate=GatePolicy.model_validate(
+                {
+                    "improvement": {
+                        "metric": params.metric,
+                        "min_delta": 0.0,
+                        "paired_test": {"n_resamples": 200, "confidence": 0.9, "seed": 0},
+                    },
+                    "max_drift": "critical",
+                    "max_latency_ms": None,
+                }
+            ),
+        )
+        decision = register_best_candidate(
+            best, lineage, holdout, {"features": []}, profile, params, registry
+        )
+    return {"best": best, "metrics": metrics, "decision": decision, "holdout": holdout}
+
+
+@pytest.fixture(params=sorted(CASES))
+def case(request: pytest.FixtureRequest) -> ConformanceCase:
+    return CASES[request.param]
+
+
+def test_family_lives_through_the_whole_lifecycle(
+    case: ConformanceCase, tracking: MlflowClient
+) -> None:
+    task = get_task(case.family)
+    use_case = f"conformance_{case.family}"
+    rows = case.make_rows(0)
+    worse = _train(case, rows, use_case, degrade=True)
+    better = _train(case, rows, use_case, degrade=False)
+    again_worse = _train(case, rows, use_case, degrade=True)
+
+    # Nested runs: one candidate run per candidate, one fold run per fold under it.
+    best = better["best"]
+    folds = tracking.search_runs(
+        [tracking.get_run(best["run_id"]).info.experiment_id],
+        f"tags.mlflow.parentRunId = '{best['run_id']}'",
+    )
+    assert len(folds) == case.params.n_splits
+    assert all(task.metrics.keys() <= fold.data.metrics.keys() for fold in folds)
+
+    # The gate follows the metric's direction: the first version is champion by default, the
+    # model with signal beats it, the shuffled one after it is refused.
+    assert worse["decision"]["promoted"] is True
+    assert better["decision"]["promoted"] is True, better["decision"]
+    assert again_worse["decision"]["promoted"] is False
+    metric = case.params.metric
+    assert task.oriented(metric, better["best"]["holdout"][metric]) > task.oriented(
+        metric, worse["best"]["holdout"][metric]
+    )
+
+    # Registered versions carry their use case and task.
+    champion_version = tracking.get_model_version_by_alias(use_case, "champion")
+    assert str(champion_version.version) == str(better["decision"]["version"])
+    assert champion_version.tags["use_case"] == use_case
+    assert champion_version.tags["task"] == case.family
+
+    # The served model answers as the trained one predicted, from the registry.
+    served = RegisteredModelDataset(use_case).load()
+    assert served.task == case.family
+    holdout = better["holdout"]
+    served_predictions = served.predict(holdout)
+    scores = task.monitored_scores(served_predictions)
+    np.testing.assert_allclose(scores, best["holdout_scores"], rtol=1e-6, atol=1e-9)
+    assert task.evaluate(holdout, served_predictions, case.params)[metric] == pytest.approx(
+        best["holdout"][metric], rel=1e-6
+    )
+
+    # A batch is scored with the columns the task declares, and monitored.
+    predictions, summary = score_batch(served, holdout, ScoringParams(id_columns=["id", "t"]))
+    assert len(predictions) == len(holdout)
+    assert set(task.scoring_columns(served_predictions)) <= set(predictions.columns)
+    assert predictions["model_version"].astype(str).eq(str(champion_version.version)).all()
+    assert sum(summary["histogram"]["counts"]) == len(holdout)
+
+    report = monitor_champion(served, holdout, case.params, MONITORING)
+    assert report["task"] == case.family
+    assert report["realised_performance"] is not None
+    assert report["verdict"] == "ok"
+
+    # The retrain decision: a batch whose features moved far away triggers a retrain.
+    moved = holdout.assign(x=holdout["x"] + 5.0, z=holdout["z"] * 4.0)
+    drifted = monitor_champion(served, moved, case.params, MONITORING)
+    assert drifted["verdict"] == "critical"
+    policy = RetrainPolicy(metric=metric, max_estimated_drop=None, max_realised_drop=None)
+    assert decide(drifted, served, moved, case.params, policy)["retrain"] is True
+    assert decide(report, served, holdout, case.params, policy)["retrain"] is False
