@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Sequence
 from html import escape
 from typing import Any
@@ -11,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelworks.monitoring.charts import Z_95, bar_chart_png, trend_png
 from modelworks.monitoring.drift import feature_distributions
 from modelworks.monitoring.params import DriftThresholds
 from modelworks.monitoring.profile import MISSING_LABEL, UNSEEN_LABEL
@@ -19,8 +18,6 @@ from modelworks.monitoring.profile import MISSING_LABEL, UNSEEN_LABEL
 # still gives a readable chart.
 MAX_PLOTTED_CATEGORIES = 20
 OTHER_LABEL = "(other)"
-# Two-sided 95% normal interval around an estimate.
-Z_95 = 1.96
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem;
@@ -155,23 +152,43 @@ def _performance_section(summary: dict[str, Any]) -> str:
     reference = summary.get("reference_performance")
     estimated = summary.get("estimated_performance")
     realised = summary.get("realised_performance")
+    note = summary.get("performance_note")
     if not (reference or estimated or realised):
-        return ""
+        return f'<h2>Model performance</h2><p class="note">{escape(note)}</p>' if note else ""
+    shown = [
+        (k, label)
+        for k, label in _METRICS
+        if any(k in (p or {}) for p in (reference, estimated, realised))
+    ]
+    if not shown:
+        # A task whose metrics the binary table does not name (regression, multiclass): its own.
+        keys = [
+            k for k, v in (realised or reference or {}).items() if k != "n" and isinstance(v, float)
+        ]
+        shown = [(k, k) for k in keys]
     rows = []
-    for key, label in _METRICS:
+    for key, label in shown:
         cells = [
             _number(reference.get(key)) if reference else "&ndash;",
             _estimate(estimated, key) if estimated else "&ndash;",
             _number(realised.get(key)) if realised else "&ndash;",
         ]
         rows.append(
-            f"<tr><td>{label}</td>" + "".join(f'<td class="num">{c}</td>' for c in cells) + "</tr>"
+            f"<tr><td>{escape(label)}</td>"
+            + "".join(f'<td class="num">{c}</td>' for c in cells)
+            + "</tr>"
         )
-    threshold = next(p["threshold"] for p in (estimated, realised, reference) if p)
-    return f"""<h2>Model performance</h2>
-<p class="note">Estimated: expected value over the unknown labels given the batch's calibrated
+    threshold = next((p.get("threshold") for p in (estimated, realised, reference) if p), None)
+    explained = (
+        escape(note)
+        if note
+        else f"""Estimated: expected value over the unknown labels given the batch's calibrated
 probabilities (&plusmn; {Z_95} standard errors), valid while the reference calibration holds.
-Realised: against the labels, once they arrive. Decision threshold {threshold:g}.</p>
+Realised: against the labels, once they arrive."""
+    )
+    decision = f" Decision threshold {threshold:g}." if threshold is not None else ""
+    return f"""<h2>Model performance</h2>
+<p class="note">{explained}{decision}</p>
 <table>
 <thead><tr><th>Metric</th><th>Reference (labelled)</th><th>Estimated</th><th>Realised</th></tr>
 </thead>
@@ -186,7 +203,7 @@ def _prediction_section(prediction: dict[str, Any] | None) -> str:
         return ""
     verdict = escape(prediction["verdict"])
     bins = prediction["bins"]
-    png = _bar_chart_png(
+    png = bar_chart_png(
         "model score",
         bins["labels"],
         np.asarray(bins["reference"]),
@@ -226,7 +243,7 @@ def _trend_section(runs: list[dict[str, Any]]) -> str:
             f'<td class="num">{_number(realised.get("roc_auc"))}</td>',
         ]
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    png = _trend_png(labels, runs)
+    png = trend_png(labels, runs)
     return f"""<h2>Trend over runs</h2>
 <figure><img src="data:image/png;base64,{png}" alt="Drift and performance over past runs">
 </figure>
@@ -275,7 +292,7 @@ def _feature_figure(row: dict[str, Any], ref: dict[str, Any], series: pd.Series)
     labels, ref_props, cur_props = feature_distributions(ref, series, name=name)
     if ref["kind"] == "categorical":
         labels, ref_props, cur_props = _top_categories(labels, ref_props, cur_props)
-    png = _bar_chart_png(name, labels, ref_props, cur_props)
+    png = bar_chart_png(name, labels, ref_props, cur_props)
     caption = f"{name}: {row['verdict']}, PSI {row['psi']:.4f}"
     return (
         f"<figure><h3>{escape(name)} "
@@ -336,82 +353,3 @@ def _top_categories(
         fold(ref_props),
         fold(cur_props),
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Plots
-# --------------------------------------------------------------------------------------------
-
-
-def _bar_chart_png(
-    name: str, labels: list[str], ref_props: np.ndarray, cur_props: np.ndarray
-) -> str:
-    fig, ax = _figure(max(6.0, 0.45 * len(labels) + 2), 3.4)
-    x = np.arange(len(labels))
-    width = 0.4
-    ax.bar(x - width / 2, ref_props, width, label="reference", color="#627d98")
-    ax.bar(x + width / 2, cur_props, width, label="current", color="#f0b429")
-    ax.set_xticks(x, [_plain(label) for label in labels], rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("proportion of rows")
-    ax.set_title(_plain(name), fontsize=10)
-    ax.legend(fontsize=8)
-    return _png(fig)
-
-
-def _trend_png(labels: list[str], runs: list[dict[str, Any]]) -> str:
-    """Flagged features, score PSI and ROC-AUC (estimated with its interval, realised) per run."""
-    x = np.arange(len(runs))
-    fig, axes = _figure(max(7.0, 0.35 * len(runs) + 3), 6.6, rows=3)
-    critical = np.array([run["n_critical"] for run in runs])
-    warn = np.array([run["n_warn"] for run in runs])
-    axes[0].bar(x, critical, color="#e12d39", label="critical")
-    axes[0].bar(x, warn, bottom=critical, color="#f0b429", label="warn")
-    axes[0].set_ylabel("features")
-    axes[0].yaxis.get_major_locator().set_params(integer=True)
-    axes[0].legend(fontsize=8)
-
-    psi = _series(runs, "prediction_drift", "psi")
-    axes[1].plot(x, psi, marker="o", color="#627d98")
-    axes[1].set_ylabel("score PSI")
-
-    estimated = _series(runs, "estimated_performance", "roc_auc")
-    half_width = Z_95 * _series(runs, "estimated_performance", "roc_auc_se")
-    axes[2].errorbar(x, estimated, yerr=half_width, marker="o", capsize=3, label="estimated")
-    axes[2].plot(x, _series(runs, "realised_performance", "roc_auc"), "s-", label="realised")
-    axes[2].set_ylabel("ROC-AUC")
-    axes[2].legend(fontsize=8)
-    axes[2].set_xticks(x, [_plain(label) for label in labels], rotation=45, ha="right", fontsize=8)
-    for ax in axes[:2]:
-        ax.set_xticks(x, [""] * len(x))
-    return _png(fig)
-
-
-def _series(runs: list[dict[str, Any]], section: str, key: str) -> np.ndarray:
-    """One number per run, NaN where the run lacks it (matplotlib leaves a gap)."""
-    values = [(run.get(section) or {}).get(key) for run in runs]
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
-
-
-def _figure(width: float, height: float, *, rows: int = 1) -> tuple[Any, Any]:
-    # Imported here so that computing drift does not pay for matplotlib; the Figure API with
-    # an explicit Agg canvas leaves pyplot's global backend and state untouched.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=96)
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(rows, 1, squeeze=True)
-    for ax in np.atleast_1d(axes):
-        ax.spines[["top", "right"]].set_visible(False)
-    return fig, axes
-
-
-def _png(fig: Any) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight", metadata={"Software": None})
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _plain(text: str) -> str:
-    """Keep matplotlib from reading ``$...$`` in a feature or category name as mathtext."""
-    return text.replace("$", r"\$")

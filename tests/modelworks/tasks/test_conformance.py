@@ -160,3 +160,7 @@ def test_family_lives_through_the_whole_lifecycle(
     policy = RetrainPolicy(metric=metric, max_estimated_drop=None, max_realised_drop=None)
     assert decide(drifted, served, moved, case.params, policy)["retrain"] is True
     assert decide(report, served, holdout, case.params, policy)["retrain"] is False
+    # The cooldown counts from the last training recorded in the registry (this batch's time).
+    cooling = policy.model_copy(update={"min_days_between": 7.0})
+    held = decide(drifted, served, moved, case.params, cooling)
+    assert held["retrain"] is False and "last retrain was 0.0 days ago" in held["reasons"][0]
