@@ -107,6 +107,22 @@ class Task(ABC):
         """Figures for the candidate's run, by artifact path."""
         return {}
 
+    def fold_evidence(self, name: str, fitted: Any, params: Any) -> dict[str, Any]:
+        """Figures for a fold's run, by artifact path (a network's early-stopping curve)."""
+        return {}
+
+    def baselines(
+        self,
+        train: pd.DataFrame,
+        holdout: pd.DataFrame,
+        params: Any,
+        context: Mapping[str, Any],
+    ) -> list[dict[str, Any]]:
+        """Reference models the winner must beat, fitted on the same rows and judged on the
+        same holdout, each in its own run (role ``baseline``, never registered): a ``name``,
+        ``run_id`` and ``holdout`` metrics each. None by default."""
+        return []
+
     def candidate_tags(self, candidate: Any) -> dict[str, str]:
         """Tags of a candidate's run and registered version beyond name and adapter."""
         return {}

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelworks.tasks.labels import class_weights
 from modelworks.tasks.tabular import TabularTask
 
 
@@ -74,28 +75,3 @@ class BinaryClassification(TabularTask):
         if params.label not in rows.columns or rows[params.label].isna().any() or rows.empty:
             return None
         return realised_performance(predictions, rows[params.label].to_numpy())
-
-
-def class_weights(
-    codes: np.ndarray, classes: list[Any], setting: str | dict[str, float] | None
-) -> np.ndarray | None:
-    """Per-row weights for integer class ``codes`` (positions in ``classes``).
-
-    ``balanced`` weighs each class by n_rows / (n_classes * its count), as scikit-learn does;
-    a mapping gives the weight of each class by its label (unnamed classes weigh 1).
-    """
-    if setting is None:
-        return None
-    if setting == "balanced":
-        counts = np.bincount(codes, minlength=len(classes)).astype(float)
-        per_class = np.divide(
-            len(codes), len(classes) * counts, out=np.zeros_like(counts), where=counts > 0
-        )
-    else:
-        assert isinstance(setting, dict)
-        known = {str(c) for c in classes}
-        unknown = sorted(set(setting) - known)
-        if unknown:
-            raise ValueError(f"class_weight names classes {unknown} not among {sorted(known)}")
-        per_class = np.array([setting.get(str(c), 1.0) for c in classes], dtype=float)
-    return per_class[codes]

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelworks.tasks.binary import class_weights
+from modelworks.tasks.labels import class_weights, encode, probabilities
 from modelworks.tasks.tabular import TabularTask
 
 CLASSES = "classes"
@@ -106,28 +106,3 @@ class MulticlassClassification(TabularTask):
             "shows the drift of the predicted-class shares and of the model's confidence, and "
             "realised log loss, macro-F1 and accuracy once labels arrive."
         )
-
-
-def encode(labels: pd.Series, classes: list[str], *, column: str) -> np.ndarray:
-    """Class labels as codes 0..k-1 in ``classes`` order; unseen labels are an error."""
-    as_text = labels.astype(str).to_numpy()
-    index = {c: i for i, c in enumerate(classes)}
-    codes = np.fromiter((index.get(v, -1) for v in as_text), dtype=np.int64, count=len(as_text))
-    unseen = codes < 0
-    if unseen.any():
-        raise ValueError(
-            f"Label column {column!r} holds classes the model was not trained on: "
-            f"{sorted(set(as_text[unseen]))[:5]}; known classes: {classes}"
-        )
-    return codes
-
-
-def probabilities(predictions: Any) -> tuple[np.ndarray, list[str]]:
-    """(n_rows x n_classes probabilities, class labels) of a multiclass model's answer: a frame
-    with one column per class, as the task and the served model return it."""
-    if not isinstance(predictions, pd.DataFrame):
-        raise TypeError(
-            "multiclass predictions must be a frame with one column per class, got "
-            f"{type(predictions).__name__}"
-        )
-    return predictions.to_numpy(dtype=float), [str(c) for c in predictions.columns]

@@ -125,7 +125,7 @@ class TabularTask(Task):
     # --- registry ---------------------------------------------------------------------------
 
     def evaluator(self, evidence: Mapping[str, Any]) -> Any:
-        from modelworks.registry.evaluation import TabularEvaluator
+        from modelworks.tasks.evaluator import TabularEvaluator
 
         return TabularEvaluator(self, evidence)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol, get_args, runtime_checkable
+from typing import Any, Protocol, get_args, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from modelworks.params import StrictModel
 from modelworks.training.adapters.labels import (
+    Objective,
     binary_labels,
     check_sample_weight,
     class_codes,
@@ -55,8 +56,6 @@ __all__ = [
 METADATA_FILE = "modelworks_model.json"
 """Written next to the native model file; says which adapter reads the directory back."""
 
-Objective = Literal["binary", "multiclass", "regression"]
-"""What a model learns: a 0/1 label, one of ``n_classes`` int codes, or a real number."""
 OBJECTIVES: tuple[Objective, ...] = get_args(Objective)
 
 _REGISTRY: dict[str, ModelAdapter] = {}

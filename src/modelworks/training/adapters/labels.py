@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from modelworks.training.adapters.base import Objective
+Objective = Literal["binary", "multiclass", "regression"]
+"""What a model learns: the probability of class 1, a probability per class, or a value."""
 
 
 def objective_labels(
