@@ -44,12 +44,15 @@ def decide_retrain(
     as_of: datetime,
     policy: RetrainPolicy,
     last_retrain_at: datetime | None = None,
+    higher_is_better: bool = True,
 ) -> dict[str, Any]:
     """``{"retrain": bool, "reasons": [...], "triggers": [...], ...}`` for one batch.
 
     ``champion`` holds ``version`` and ``data_through`` (the last event time of its training
     data); without a champion the answer is always to train. ``as_of`` is the batch's time,
     which is the data's clock, not the wall clock, so replays decide as they would have.
+    ``higher_is_better`` is the direction of ``policy.metric``: a drop of a loss (RMSE, log
+    loss) is a rise.
     """
     if champion is None:
         return _decision(True, ["no champion yet"], [], as_of, champion)
@@ -66,25 +69,31 @@ def decide_retrain(
         )
     reference = (summary.get("reference_performance") or {}).get(policy.metric)
     estimated = summary.get("estimated_performance") or {}
+    sign, worse, towards = (1.0, "<", "minus") if higher_is_better else (-1.0, ">", "plus")
     if policy.max_estimated_drop is not None and reference is not None and estimated:
         value = estimated.get(policy.metric)
         noise = 2 * (estimated.get(f"{policy.metric}_se") or 0.0)
-        limit = reference - max(policy.max_estimated_drop, noise)
+        limit = reference - sign * max(policy.max_estimated_drop, noise)
         triggers.append(
             _trigger(
                 "estimated_drop",
-                value is not None and value < limit,
+                value is not None and sign * value < sign * limit,
                 value,
-                f"< {limit:.4f} (reference {reference:.4f} minus "
+                f"{worse} {limit:.4f} (reference {reference:.4f} {towards} "
                 f"max({policy.max_estimated_drop}, 2 se))",
             )
         )
     realised = summary.get("realised_performance") or {}
     if policy.max_realised_drop is not None and reference is not None and realised:
         value = realised.get(policy.metric)
-        limit = reference - policy.max_realised_drop
+        limit = reference - sign * policy.max_realised_drop
         triggers.append(
-            _trigger("realised_drop", value is not None and value < limit, value, f"< {limit:.4f}")
+            _trigger(
+                "realised_drop",
+                value is not None and sign * value < sign * limit,
+                value,
+                f"{worse} {limit:.4f}",
+            )
         )
     if policy.max_age_days is not None and champion.get("data_through"):
         age = (as_of - _timestamp(champion["data_through"])).total_seconds() / 86400

@@ -160,6 +160,15 @@ def test_family_lives_through_the_whole_lifecycle(
     policy = RetrainPolicy(metric=metric, max_estimated_drop=None, max_realised_drop=None)
     assert decide(drifted, served, moved, case.params, policy)["retrain"] is True
     assert decide(report, served, holdout, case.params, policy)["retrain"] is False
+    # Labels that arrive and no longer fit trigger a retrain by the metric's own direction.
+    garbled = case.degrade(holdout, 5)
+    realised = monitor_champion(served, garbled, case.params, MONITORING)
+    worse_labels = RetrainPolicy(
+        drift=None, metric=metric, max_estimated_drop=None, max_realised_drop=0.01
+    )
+    assert decide(realised, served, garbled, case.params, worse_labels)["retrain"] is True
+    assert decide(report, served, holdout, case.params, worse_labels)["retrain"] is False
+
     # The cooldown counts from the last training recorded in the registry (this batch's time).
     cooling = policy.model_copy(update={"min_days_between": 7.0})
     held = decide(drifted, served, moved, case.params, cooling)
