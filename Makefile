@@ -16,7 +16,7 @@ export DO_NOT_TRACK := 1
 # DVC stages call `kedro`; they find the project's own.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup run test lint format typecheck repro ui bench bench-quick clean
+.PHONY: help setup run test lint format typecheck repro dvc-stages ui bench bench-quick clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,8 +34,14 @@ $(AIRFLOW_STAMP): tests/requirements/airflow.txt
 
 setup: $(STAMP) ## Create .venv with the pinned versions (skipped when nothing changed)
 
-run: setup ## Set up, then run every use case on embedded defaults (kedro run)
+# `kedro run` writes the ingest and train stages' outputs outside `dvc repro`, so nothing would
+# record them in dvc.lock and `dvc status` would call every stage changed. `dvc commit` records
+# the deps and outs now in the workspace, the ones this run used and wrote (and caches the outs,
+# so `modelworks reproduce` finds these raw files by hash later): dvc.lock then describes the
+# data actually present. It is not committed to git, since no remote holds that data.
+run: setup ## Set up, then run every use case on embedded defaults (kedro run); dvc.lock records it
 	$(BIN)/kedro run
+	$(BIN)/dvc commit --force --quiet
 
 test: setup $(AIRFLOW_STAMP) lint typecheck ## Set up, then lint, type-check and run the whole test suite
 	$(BIN)/pytest -n 2 --dist loadfile
@@ -54,6 +60,9 @@ typecheck: setup ## mypy on the framework
 repro: setup ## Reproduce the DVC stages (dvc repro) and show that nothing is stale
 	$(BIN)/dvc repro
 	$(BIN)/dvc status
+
+dvc-stages: setup ## Regenerate dvc.yaml: ingest and train stages for every use case
+	$(BIN)/modelworks dvc-stages
 
 ui: setup ## Open the MLflow UI on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --port 5000
