@@ -1,5 +1,5 @@
 """Every use case's Feast objects, so `feast apply` here registers what the pipelines do."""
 
-from modelworks.features.definitions import gather_definitions
+from modelworks.discovery import gather_feature_definitions
 
-globals().update({f"{type(o).__name__}_{o.name}": o for o in gather_definitions()})
+globals().update({f"{type(o).__name__}_{o.name}": o for o in gather_feature_definitions()})

@@ -23,6 +23,11 @@ def tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mlflow
     processes, and setting None does not take the registry one back: monkeypatch does.
     """
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    # A Kedro session run earlier in this process (kedro-mlflow) leaves its experiment active,
+    # by id, in MLflow's module state and the environment; that id means nothing here.
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)

@@ -9,16 +9,16 @@ import warnings
 from kedro.pipeline import Pipeline, node, pipeline
 
 from modelworks.pipelines import (
+    batch_scoring_pipeline,
+    champion_monitoring_pipeline,
+    drift_monitoring_pipeline,
     feature_retrieval_pipeline,
     feature_store_pipeline,
+    training_pipeline,
+    typed_params,
     validation_pipeline,
 )
-from modelworks.uplift.pipeline import (
-    targeting_pipeline,
-    uplift_drift_pipeline,
-    uplift_monitoring_pipeline,
-    uplift_training_pipeline,
-)
+from modelworks.uplift.targeting import holdout_uplift_pipeline, targeting_pipeline
 from pipelines.repayment_uplift.nodes import (
     build_app_activity,
     build_call_history,
@@ -27,6 +27,7 @@ from pipelines.repayment_uplift.nodes import (
     generate_collections_tables,
     reveal_call_outcomes,
 )
+from pipelines.repayment_uplift.params import RepaymentUpliftParams
 
 NAME = "repayment_uplift"
 RAW_TABLES = ["episodes", "scoring_episodes", "call_log", "app_events"]
@@ -44,13 +45,14 @@ CREDIT_RISK_DATASETS = {
 
 
 def _namespaced(pipe: Pipeline) -> Pipeline:
-    """``pipe`` under this use case's namespace, reading credit_risk's datasets in place."""
+    """``pipe`` under this use case's namespace, its parameters typed by this use case's model
+    (an uplift task's), reading credit_risk's datasets in place."""
     shared = {name: outer for name, outer in CREDIT_RISK_DATASETS.items() if name in pipe.inputs()}
     with warnings.catch_warnings():
         # Kedro warns about any dataset name whose dotted prefix is not the node's namespace;
         # reading another use case's datasets is exactly what is meant here.
         warnings.filterwarnings("ignore", message="One or more dataset names contain '.'")
-        return pipeline(pipe, namespace=NAME, inputs=shared)
+        return pipeline(typed_params(pipe, RepaymentUpliftParams), namespace=NAME, inputs=shared)
 
 
 def create_pipelines() -> dict[str, Pipeline]:
@@ -58,13 +60,14 @@ def create_pipelines() -> dict[str, Pipeline]:
 
     * ``repayment_uplift_ingest``: credit_risk's raw tables -> the collections experiment;
     * ``repayment_uplift_train``: validation gate, features, S/T-learners, registry gate, drift;
-    * ``repayment_uplift_score``: the champion's call list for the scoring episodes;
+    * ``repayment_uplift_score``: the champion scores the scoring episodes, and its call list;
     * ``repayment_uplift_monitor``: outcomes of the call list -> realised uplift on its
-      holdouts, drift, retrain decision;
+      holdouts, drift, retrain decision (with its cooldown);
     * ``repayment_uplift_retrain``: monitor -> decide -> train -> gate -> promote;
     * ``repayment_uplift``: ingest, train and call list in order.
 
     All of them need credit_risk's raw and feature tables (``kedro run`` runs credit_risk first).
+    They are the lifecycle's pipelines (task ``uplift``) plus the call list and its holdouts.
     """
     ingest = Pipeline(
         [
@@ -120,8 +123,8 @@ def create_pipelines() -> dict[str, Pipeline]:
     )
     train = (
         prepare
-        + uplift_training_pipeline(use_case=NAME, entity_rows="episode_entity_rows")
-        + uplift_drift_pipeline()
+        + training_pipeline(use_case=NAME, entity_rows="episode_entity_rows")
+        + drift_monitoring_pipeline()
     )
     outcomes = Pipeline(
         [
@@ -133,23 +136,24 @@ def create_pipelines() -> dict[str, Pipeline]:
             )
         ]
     )
-    monitor = outcomes + uplift_monitoring_pipeline(
-        treatment_list="call_list", outcomes="call_outcomes"
+    monitor = (
+        outcomes
+        + holdout_uplift_pipeline(treatment_list="call_list", outcomes="call_outcomes")
+        + champion_monitoring_pipeline("scoring_features", measured="holdout_uplift")
     )
     # The call list that was monitored is the champion's last one; the next one comes from
     # repayment_uplift_score, after the gate has had its say.
     retrain = (
         prepare
         + monitor
-        + uplift_training_pipeline(
+        + training_pipeline(
             use_case=NAME, entity_rows="episode_entity_rows", retrain_decision="retrain_decision"
         )
-        + uplift_drift_pipeline()
+        + drift_monitoring_pipeline()
     )
-    score = targeting_pipeline("scoring_features", output="call_list")
-    score_new_champion = targeting_pipeline(
-        "scoring_features", output="call_list", after_training=True
-    )
+    call_list = targeting_pipeline("predictions", output="call_list")
+    score = batch_scoring_pipeline("scoring_features") + call_list
+    score_new_champion = batch_scoring_pipeline("scoring_features", after_training=True) + call_list
     return {
         f"{NAME}_ingest": _namespaced(ingest),
         f"{NAME}_train": _namespaced(train),

@@ -6,6 +6,7 @@
     modelworks lineage MODEL@champion          (or MODEL@<alias>, MODEL@<version>)
     modelworks reproduce MODEL@champion
     modelworks serve MODEL [--port 8000]
+    modelworks new NAME --task TASK            (a use case declared in YAML alone)
 
 The same commands run as ``kedro <command>`` inside the project.
 """
@@ -206,6 +207,27 @@ def serve(ctx: click.Context, model: str, alias: str, host: str, port: int) -> N
     uvicorn.run(create_app(served), host=host, port=port, log_level="warning")
 
 
+@main.command("new")
+@click.argument("name")
+@click.option(
+    "--task",
+    required=True,
+    type=click.Choice(["binary_classification", "multiclass_classification", "regression"]),
+    help="The task family of the new use case.",
+)
+def new(name: str, task: str) -> None:
+    """Write conf/base/parameters/NAME.yml: a use case declared in YAML alone, to fill in."""
+    from modelworks.declared.scaffold import ScaffoldError, write_scaffold
+    from modelworks.project import find_root
+
+    try:
+        path = write_scaffold(find_root(), name, task)
+    except (ProjectError, ScaffoldError) as exc:
+        raise ModelworksError(str(exc)) from None
+    click.echo(f"wrote {path}")
+    click.echo(f"next: replace its example tables with yours, then kedro run --pipelines {name}")
+
+
 @main.group()
 def schedule() -> None:
     """Run the project's schedules (conf/*/schedules.yml) or export them."""
@@ -246,6 +268,32 @@ def schedule_export(ctx: click.Context, target: str, output: Path | None) -> Non
     else:
         output.write_text(text)
         click.echo(f"wrote {output}")
+
+
+@main.command("dvc-stages")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 naming the stale stages if any.")
+def dvc_stages(check: bool) -> None:
+    """Write dvc.yaml: an ingest and a train stage for every use case, from its pipelines."""
+    from modelworks.dvc_stages import DVC_FILE, DvcStagesError, check_dvc_yaml, write_dvc_yaml
+    from modelworks.project import find_root
+
+    try:
+        root = find_root()
+        if not check:
+            write_dvc_yaml(root)
+            click.echo(f"wrote {root / DVC_FILE}")
+            return
+        stale = check_dvc_yaml(root)
+    except (ProjectError, DvcStagesError) as exc:
+        raise ModelworksError(str(exc)) from None
+    if stale:
+        click.echo(
+            f"{DVC_FILE} is stale: {', '.join(stale)}; run `modelworks dvc-stages` "
+            "(make dvc-stages) and commit it",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo(f"{DVC_FILE} is up to date")
 
 
 def _schedules(project: Project) -> list[Any]:

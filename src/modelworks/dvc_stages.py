@@ -166,7 +166,7 @@ def project_stages(root: Path) -> dict[str, Any]:
     from kedro.framework.project import pipelines, settings
     from kedro.framework.startup import bootstrap_project
 
-    from modelworks.use_cases import discover_use_cases
+    from modelworks.discovery import discover_use_cases
 
     bootstrap_project(root)
     args = {**settings.CONFIG_LOADER_ARGS, "env": "base"}

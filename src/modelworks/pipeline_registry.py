@@ -1,10 +1,11 @@
-"""Kedro pipeline registry: the pipelines of every discovered use case, and their sum."""
+"""Kedro pipeline registry: the pipelines of every discovered use case (a package under
+``pipelines/`` or a block declared in conf/), and their sum."""
 
 from __future__ import annotations
 
 from kedro.pipeline import Pipeline
 
-from modelworks.use_cases import discover_use_cases
+from modelworks.discovery import discover_use_cases
 
 
 def register_pipelines() -> dict[str, Pipeline]:

@@ -15,12 +15,12 @@ from typing import Any
 
 from kedro.config import MissingConfigException
 
+from modelworks.discovery import discover_use_cases
 from modelworks.params import parse_params
-from modelworks.use_cases import UseCase, discover_use_cases
+from modelworks.root import ProjectError, find_root
+from modelworks.use_cases import UseCase
 
-
-class ProjectError(RuntimeError):
-    """The command cannot find or use the project."""
+__all__ = ["Project", "ProjectError", "find_root", "load_project"]
 
 
 @dataclass(frozen=True)
@@ -67,18 +67,6 @@ class Project:
             use_cases=[use_case.name for use_case in discover_use_cases()],
             pipelines=list(pipelines),
         )
-
-
-def find_root(start: Path | None = None) -> Path:
-    """The nearest folder at or above ``start`` with a Kedro ``pyproject.toml``."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and "[tool.kedro]" in pyproject.read_text():
-            return folder
-    raise ProjectError(
-        f"{here} is not inside a Kedro project (no pyproject.toml with [tool.kedro])"
-    )
 
 
 def load_project(start: Path | None = None, env: str | None = None) -> Project:

@@ -1,16 +1,11 @@
-"""Use-case discovery: every package under ``pipelines/`` that exposes ``USE_CASE`` is one.
-
-The framework never names a use case; it finds them here, so adding one touches only
-``pipelines/<name>/`` and ``conf/``.
-"""
+"""What a use case is to the framework (``UseCase``), and the Kedro environment declared use
+cases are read from. ``modelworks.discovery`` finds them."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 from kedro.pipeline import Pipeline
@@ -18,6 +13,8 @@ from kedro.pipeline import Pipeline
 from modelworks.params import StrictModel
 
 USE_CASE_PACKAGE = "pipelines"
+
+_session_env: str | None = None
 
 
 @dataclass(frozen=True)
@@ -36,21 +33,16 @@ class UseCase:
     feature_definitions: Callable[[], Iterable[Any]] = field(default=lambda: ())
 
 
-@cache
-def discover_use_cases() -> tuple[UseCase, ...]:
-    """Import ``pipelines.<name>`` for every sub-package and collect its ``USE_CASE``."""
-    package = importlib.import_module(USE_CASE_PACKAGE)
-    found = []
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if not info.ispkg or info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{USE_CASE_PACKAGE}.{info.name}")
-        use_case = getattr(module, "USE_CASE", None)
-        if not isinstance(use_case, UseCase):
-            raise TypeError(f"{module.__name__} must define USE_CASE = UseCase(...)")
-        if use_case.name != info.name:
-            raise ValueError(
-                f"{module.__name__}: USE_CASE.name is {use_case.name!r}, expected {info.name!r}"
-            )
-        found.append(use_case)
-    return tuple(found)
+def use_session_env(env: str | None) -> None:
+    """Tell discovery the Kedro environment of the running session (``kedro run --env``).
+
+    Declared use cases are read from the parameters of that environment; without it, from
+    ``KEDRO_ENV`` or base + local, as Kedro itself defaults.
+    """
+    global _session_env
+    _session_env = env
+
+
+def session_env() -> str | None:
+    """The environment declared use cases are read from."""
+    return _session_env or os.environ.get("KEDRO_ENV") or None

@@ -18,9 +18,9 @@ from kedro.pipeline import Pipeline, node, pipeline
 from kedro.validation.exceptions import ParameterValidationError
 from mlflow import MlflowClient
 
+from modelworks.discovery import discover_use_cases
 from modelworks.hooks import running_use_cases, validate_use_case_params
 from modelworks.params import ParameterError
-from modelworks.use_cases import discover_use_cases
 from tests.project import copy_project, edit_params
 
 BAD_KEY = "learning_rat"

@@ -12,6 +12,7 @@ from modelworks.pipelines.monitoring import (
     champion_monitoring_pipeline,
     drift_monitoring_pipeline,
 )
+from modelworks.pipelines.params import typed_params
 from modelworks.pipelines.scoring import batch_scoring_pipeline
 from modelworks.pipelines.training import training_pipeline
 from modelworks.pipelines.validation import validation_pipeline
@@ -23,5 +24,6 @@ __all__ = [
     "feature_retrieval_pipeline",
     "feature_store_pipeline",
     "training_pipeline",
+    "typed_params",
     "validation_pipeline",
 ]

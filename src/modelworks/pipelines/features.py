@@ -8,18 +8,22 @@ import pandas as pd
 from kedro.pipeline import Pipeline, node
 
 from modelworks.features import EVENT_TIMESTAMP, FeatureRepo, FeatureStoreParams
-from modelworks.features.definitions import describe_service, gather_definitions
+from modelworks.features.definitions import describe_service
 
 
 def sync_feature_store(
-    store: FeatureRepo, params: FeatureStoreParams, **tables: pd.DataFrame
+    store: FeatureRepo,
+    params: FeatureStoreParams,
+    definitions: list[Any],
+    **tables: pd.DataFrame,
 ) -> dict[str, Any]:
-    """Apply every use case's Feast definitions (as ``feast apply`` would) and materialise ours.
+    """Apply every use case's Feast ``definitions`` (as ``feast apply`` would) and materialise
+    ours.
 
     The feature tables arrive as inputs so Kedro has saved them, where Feast reads them,
     before this runs; their ``event_timestamp`` range is the interval materialised.
     """
-    applied = store.apply(gather_definitions())
+    applied = store.apply(definitions)
     stamps = pd.concat([frame[EVENT_TIMESTAMP] for frame in tables.values()])
     start = stamps.min() - pd.Timedelta(seconds=1)
     end = stamps.max() + pd.Timedelta(seconds=1)
@@ -59,6 +63,7 @@ def feature_store_pipeline(feature_tables: list[str]) -> Pipeline:
                 inputs={
                     "store": "feature_store",
                     "params": "params:features",
+                    "definitions": "feature_definitions",
                     **{t: t for t in feature_tables},
                 },
                 outputs="feature_store_state",

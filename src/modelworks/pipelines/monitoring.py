@@ -3,6 +3,7 @@ batch against it, and the champion's monitoring run that feeds the retrain decis
 
 from __future__ import annotations
 
+from functools import partial, update_wrapper
 from typing import Any
 
 import pandas as pd
@@ -16,7 +17,7 @@ from modelworks.monitoring import (
     render_monitoring_report,
 )
 from modelworks.pipelines.training import RegistryParams, TrainingParams, was_skipped
-from modelworks.scheduling.decision import RetrainPolicy, decide_retrain
+from modelworks.scheduling.decision import RetrainPolicy
 from modelworks.serving.datasets import ServedModel
 from modelworks.tasks import get_task
 
@@ -44,6 +45,10 @@ def profile_reference(
         scores=best["holdout_scores"],
         labels=task.reference_labels(holdout_rows, training),
     )
+    if profile["scores"] is not None and profile["scores"]["performance"] is None:
+        # Without a calibration map the reference is the holdout's own metrics, which a
+        # realised batch is compared with.
+        profile["scores"]["performance"] = dict(best["holdout"])
     signals = best.get("holdout_signals") or {}
     if signals:
         profile["signals"] = build_reference_profile(
@@ -81,10 +86,14 @@ def monitor_champion(
     batch: pd.DataFrame,
     training: TrainingParams,
     monitoring: DriftParams,
+    measured: dict[str, Any] | None = None,
+    *,
+    measured_as: str = "measured",
 ) -> dict[str, Any]:
     """The champion on the newest batch: feature, score and signal drift against its own
     reference, estimated performance where the task is calibrated, and realised performance
-    where the batch already has labels."""
+    where the batch already has labels; what was ``measured`` elsewhere (the realised uplift on
+    a treatment list's random holdouts) under ``measured_as``."""
     profile = champion.reference_profile
     if profile is None:
         raise ValueError(
@@ -113,6 +122,7 @@ def monitor_champion(
         "model_version": champion.version,
         "task": task.name,
         "performance_note": task.monitoring_note(),
+        **({} if measured is None else {measured_as: measured}),
     }
 
 
@@ -145,12 +155,11 @@ def decide(
     counts from the last training of this model (any version, promoted or not)."""
     from modelworks.registry.promotion import last_trained_as_of
 
-    as_of = pd.Timestamp(batch[training.time_column].max()).to_pydatetime()
     last = last_trained_as_of(champion.name)
-    return decide_retrain(
+    return get_task(champion.task).decide_retrain(
         summary,
-        champion={"version": champion.version, "data_through": champion.data_through},
-        as_of=as_of,
+        champion,
+        as_of=pd.Timestamp(batch[training.time_column].max()).to_pydatetime(),
         policy=policy,
         last_retrain_at=None if last is None else _utc(last),
     )
@@ -193,28 +202,55 @@ def drift_monitoring_pipeline() -> Pipeline:
     )
 
 
-def champion_monitoring_pipeline(batch: str = "scoring_features") -> Pipeline:
+def champion_monitoring_pipeline(
+    batch: str = "scoring_features",
+    *,
+    watch: Pipeline | None = None,
+    measured: str | None = None,
+) -> Pipeline:
     """``champion_model`` + ``batch`` -> ``monitoring_summary``, ``monitoring_history`` (every
-    run so far), ``monitoring_report`` (HTML) and ``retrain_decision``."""
-    return Pipeline(
+    run so far), ``monitoring_report`` (HTML) and ``retrain_decision``.
+
+    ``watch`` replaces the nodes that write the summary and the report (``monitor_champion``,
+    ``render_champion_report``) by a family's own with the same outputs: a ranking watches its
+    users, catalogue and item popularity. ``measured`` names a dataset measured on the batch's
+    outcomes elsewhere (an uplift's realised uplift on its random holdouts), which the summary
+    records under that name for the task's retrain decision."""
+    if watch is None:
+        monitor: Any = monitor_champion
+        if measured is not None:
+            monitor = update_wrapper(
+                partial(monitor_champion, measured_as=measured), monitor_champion
+            )
+        watch = Pipeline(
+            [
+                node(
+                    monitor,
+                    inputs=[
+                        "champion_model",
+                        batch,
+                        "params:training",
+                        "params:monitoring",
+                        *([measured] if measured else []),
+                    ],
+                    outputs="monitoring_summary",
+                    name="monitor_champion",
+                ),
+                node(
+                    render_champion_report,
+                    inputs=["monitoring_summary", "monitoring_history", "champion_model", batch],
+                    outputs="monitoring_report",
+                    name="render_champion_report",
+                ),
+            ]
+        )
+    return watch + Pipeline(
         [
-            node(
-                monitor_champion,
-                inputs=["champion_model", batch, "params:training", "params:monitoring"],
-                outputs="monitoring_summary",
-                name="monitor_champion",
-            ),
             node(
                 record_monitoring,
                 inputs="monitoring_summary",
                 outputs="monitoring_history",
                 name="record_monitoring",
-            ),
-            node(
-                render_champion_report,
-                inputs=["monitoring_summary", "monitoring_history", "champion_model", batch],
-                outputs="monitoring_report",
-                name="render_champion_report",
             ),
             node(
                 decide,

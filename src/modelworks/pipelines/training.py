@@ -79,6 +79,8 @@ def _cross_validate(
             fit_seconds += time.perf_counter() - start
             metrics = task.evaluate(scored, task.predict(fitted, scored, context), params)
             tracking.log_metrics({**metrics, "best_iteration": task.rounds(fitted)})
+            for path, figure in task.fold_evidence(name, fitted, params).items():
+                tracking.log_figure(figure, path)
         fold_metrics.append(metrics)
         rounds.append(task.rounds(fitted))
     return summarise_folds(fold_metrics), max(1, round(float(np.mean(rounds)))), fit_seconds
@@ -109,8 +111,9 @@ def _train_candidate(
         predictions = task.predict(final, holdout, context)
         holdout_metrics = task.evaluate(holdout, predictions, params)
         tracking.log_metrics({**holdout_metrics, "rounds": n_rounds}, prefix="holdout_")
-        for path, figure in task.evidence(name, final, holdout, predictions, params).items():
-            tracking.log_figure(figure, path)
+        for path, item in task.evidence(name, final, holdout, predictions, params).items():
+            log = tracking.log_dict if isinstance(item, Mapping) else tracking.log_figure
+            log(item, path)
         model_uri = task.log_model(final, holdout, params, context, serving)
     return {
         "name": name,
@@ -138,12 +141,16 @@ def train_candidates(
     feature_service: dict[str, Any],
     params: Any,
     retrain_decision: dict[str, Any] | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Cross-validate, refit and evaluate every candidate; each logged in its own MLflow run.
+    The task's baselines follow, judged on the same holdout (role ``baseline``).
 
     Each model is packaged to fetch its features from the online store of ``feature_service``
     when a caller sends only entity keys and request-time fields. Given a retrain decision
     that says no, nothing is trained: the steps after it see no candidates and skip too.
+    ``context``: what every fit needs beyond the rows (a ranking's users and catalogue at its
+    cutoff), supplied by the use case and added to what ``Task.prepare`` learns from them.
     """
     if retrain_decision is not None and not retrain_decision["retrain"]:
         return []
@@ -156,18 +163,20 @@ def train_candidates(
         "online_features": feature_service["features"],
         "feature_repo": feature_service["repo_path"],
     }
-    context = task.prepare(train, params)
+    shared = {**task.prepare(train, params), **(context or {})}
     # On the data's clock: the batch that asked for this retrain, or the newest training row.
     trained_as_of = (
         retrain_decision["as_of"]
         if retrain_decision is not None
         else pd.Timestamp(holdout[params.time_column].max()).isoformat()
     )
-    return [
-        _train_candidate(task, name, candidate, train, holdout, params, context, serving)
+    candidates = [
+        _train_candidate(task, name, candidate, train, holdout, params, shared, serving)
         | {"trained_as_of": trained_as_of}
         for name, candidate in params.candidates.items()
     ]
+    baselines = task.baselines(train, holdout, params, shared)
+    return candidates + [{**baseline, "role": "baseline"} for baseline in baselines]
 
 
 def select_best_candidate(
@@ -176,20 +185,32 @@ def select_best_candidate(
     """The candidate with the best cross-validated selection metric (the holdout stays unbiased).
 
     Returns the winner, its metrics as a flat JSON document (DVC metrics) and the same metrics
-    for kedro-mlflow's metrics dataset.
+    for kedro-mlflow's metrics dataset. Baselines' holdout metrics stand beside the winner's
+    (``baselines`` in the document, ``<baseline>.holdout_<metric>`` for MLflow), and its lead
+    over them (``Task.over_baselines``) among its own.
     """
+    rivals = [c for c in candidates if c.get("role") == "baseline"]
+    candidates = [c for c in candidates if c.get("role") != "baseline"]
     if not candidates:
         nothing = skipped("no candidate was trained")
         return nothing, {"candidate": None, **nothing}, {}
     task, metric = get_task(params.task), params.metric
     best = max(candidates, key=lambda c: task.oriented(metric, c["cv"][f"{metric}_mean"]))
+    best = {**best, "holdout": {**best["holdout"], **task.over_baselines(best["holdout"], rivals)}}
     metrics = {
         "candidate": best["name"],
         **{f"holdout_{k}": round(v, 6) for k, v in best["holdout"].items()},
         **{f"cv_{k}": round(v, 6) for k, v in best["cv"].items()},
     }
-    mlflow_metrics = {k: {"value": v, "step": 0} for k, v in metrics.items() if k != "candidate"}
-    return best, metrics, mlflow_metrics
+    flat = {k: v for k, v in metrics.items() if k != "candidate"}
+    if rivals:
+        beside = {
+            r["name"]: {f"holdout_{k}": round(v, 6) for k, v in r["holdout"].items()}
+            for r in rivals
+        }
+        metrics["baselines"] = beside
+        flat |= {f"{name}.{k}": v for name, values in beside.items() for k, v in values.items()}
+    return best, metrics, {k: {"value": v, "step": 0} for k, v in flat.items()}
 
 
 def describe_lineage(
@@ -300,33 +321,45 @@ def worst_verdict(drift_summary: dict[str, Any] | None) -> str | None:
 
 
 def training_pipeline(
-    *, use_case: str, entity_rows: str, retrain_decision: str | None = None
+    *,
+    use_case: str,
+    entity_rows: str,
+    retrain_decision: str | None = None,
+    rows: tuple[str, str] | None = None,
+    context: str | None = None,
 ) -> Pipeline:
     """``training_set`` -> candidates in MLflow -> best -> lineage -> gate and registry.
 
     ``entity_rows`` names the dataset the training set was retrieved for (its digest goes into
     the lineage); ``use_case`` picks the use case's block of the Kedro parameters;
     ``retrain_decision``, when given, names the decision that lets training happen at all.
+    ``rows`` names the training and holdout rows of a use case that splits them itself (a
+    ranking judges the holdout's users, not its interactions), in place of ``training_set``
+    split out of time; ``context``, what every fit needs beyond them (``train_candidates``).
     """
     lineage = update_wrapper(partial(describe_lineage, use_case=use_case), describe_lineage)
-    decision = [retrain_decision] if retrain_decision else []
+    training_rows, holdout_rows = rows or ("training_rows", "holdout_rows")
+    split = [
+        node(
+            split_out_of_time,
+            inputs=["training_set", "params:training"],
+            outputs=["training_rows", "holdout_rows"],
+            name="split_out_of_time",
+        )
+    ]
+    extra = {"retrain_decision": retrain_decision, "context": context}
     return Pipeline(
         [
-            node(
-                split_out_of_time,
-                inputs=["training_set", "params:training"],
-                outputs=["training_rows", "holdout_rows"],
-                name="split_out_of_time",
-            ),
+            *([] if rows else split),
             node(
                 train_candidates,
-                inputs=[
-                    "training_rows",
-                    "holdout_rows",
-                    "feature_service",
-                    "params:training",
-                    *decision,
-                ],
+                inputs={
+                    "train": training_rows,
+                    "holdout": holdout_rows,
+                    "feature_service": "feature_service",
+                    "params": "params:training",
+                    **{name: dataset for name, dataset in extra.items() if dataset},
+                },
                 outputs="candidates",
                 name="train_candidates",
             ),
@@ -353,7 +386,7 @@ def training_pipeline(
                 inputs=[
                     "best_candidate",
                     "lineage",
-                    "holdout_rows",
+                    holdout_rows,
                     "drift_summary",
                     "reference_profile",
                     "params:training",

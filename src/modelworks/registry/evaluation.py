@@ -8,7 +8,6 @@ the task it was trained for.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -17,11 +16,6 @@ import pandas as pd
 
 SubsetMetric = Callable[[np.ndarray], float]
 _EVALUATORS: dict[str, Callable[[Mapping[str, Any]], Evaluator]] = {}
-# Families whose evaluator still registers itself from its own module, imported on first use.
-_TASK_MODULES = {
-    "uplift": "modelworks.uplift.evaluation",
-    "ranking": "modelworks.recommenders.evaluation",
-}
 
 
 class Evaluator(Protocol):
@@ -55,8 +49,6 @@ def evaluator_for(evidence: Mapping[str, Any]) -> Evaluator:
     from modelworks.tasks import get_task
 
     task = evidence.get("task")
-    if task not in _EVALUATORS and task in _TASK_MODULES:
-        importlib.import_module(_TASK_MODULES[str(task)])
     if task in _EVALUATORS:
         return _EVALUATORS[task](evidence)
     try:

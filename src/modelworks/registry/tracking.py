@@ -109,7 +109,8 @@ def log_probability_model(
     from modelworks.serving import model_code
 
     features = fitted.features.select(example)
-    keys = list(serving.get("join_keys", ())) if serving else []
+    # A join key the model also reads as a feature (an airport) is one input column, not two.
+    keys = [k for k in (serving.get("join_keys", ()) if serving else ()) if k not in features]
     inputs = pd.concat([example[keys], features], axis=1) if keys else features
     online = set(serving.get("online_features", ())) if serving else set()
     outputs = fitted.predict(features)

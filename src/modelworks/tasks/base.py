@@ -10,7 +10,7 @@ that depends on what a label and a prediction are:
 - the evidence plots, the logged model and what it needs to serve;
 - the rows and evaluator the gate rescores both models with;
 - the one-dimensional score monitoring watches, the realised performance once labels arrive,
-  and what a batch score writes.
+  when to retrain, and what a batch score writes.
 
 A family is one subclass registered in ``modelworks.tasks``; the conformance suite in
 ``tests/modelworks/tasks`` runs over every registered family.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 
 import numpy as np
@@ -104,7 +105,7 @@ class Task(ABC):
     def evidence(
         self, name: str, fitted: Any, rows: pd.DataFrame, predictions: Any, params: Any
     ) -> dict[str, Any]:
-        """Figures for the candidate's run, by artifact path."""
+        """Figures (or JSON documents, as dicts) for the candidate's run, by artifact path."""
         return {}
 
     def fold_evidence(self, name: str, fitted: Any, params: Any) -> dict[str, Any]:
@@ -122,6 +123,20 @@ class Task(ABC):
         same holdout, each in its own run (role ``baseline``, never registered): a ``name``,
         ``run_id`` and ``holdout`` metrics each. None by default."""
         return []
+
+    def over_baselines(
+        self, holdout: Mapping[str, float], baselines: list[dict[str, Any]]
+    ) -> dict[str, float]:
+        """``<metric>_over_baselines``: the lead of ``holdout`` over the best of the baselines
+        on each metric of the family (positive: better), which gate thresholds can hold a
+        winner to."""
+        margins = {}
+        for name, value in holdout.items():
+            rivals = [b["holdout"][name] for b in baselines if name in b["holdout"]]
+            if name in self.metrics and rivals:
+                best = max(self.oriented(name, rival) for rival in rivals)
+                margins[f"{name}_over_baselines"] = self.oriented(name, value) - best
+        return margins
 
     def candidate_tags(self, candidate: Any) -> dict[str, str]:
         """Tags of a candidate's run and registered version beyond name and adapter."""
@@ -184,3 +199,26 @@ class Task(ABC):
     def score_range(self) -> tuple[float, float] | None:
         """Fixed histogram range of scores (probabilities), or None to use the batch's."""
         return (0.0, 1.0)
+
+    def decide_retrain(
+        self,
+        summary: dict[str, Any],
+        champion: Any,
+        *,
+        as_of: datetime,
+        policy: Any,
+        last_retrain_at: datetime | None,
+    ) -> dict[str, Any]:
+        """Whether to retrain ``champion`` (a ``ServedModel``) after its monitoring run
+        ``summary``: ``scheduling.decision.decide_retrain``'s triggers under ``policy``, held
+        back within its cooldown after ``last_retrain_at``; a family may add its own triggers."""
+        from modelworks.scheduling.decision import decide_retrain
+
+        return decide_retrain(
+            summary,
+            champion={"version": champion.version, "data_through": champion.data_through},
+            as_of=as_of,
+            policy=policy,
+            last_retrain_at=last_retrain_at,
+            higher_is_better=self.metrics.get(policy.metric, True),
+        )

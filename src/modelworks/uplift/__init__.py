@@ -7,13 +7,14 @@ cross-validation, a tree that explains who is persuadable, figures, and a produc
 policy with random holdouts. Like ``modelworks.training``, what this package exports talks to
 no service, and LightGBM, CatBoost, scikit-learn and matplotlib are imported only when used.
 
-Imported on their own, the modules that put these pieces to work: ``pipeline`` (Kedro nodes
-and factories: training with MLflow runs, registration, targeting, monitoring), ``serving``
-(the MLflow pyfunc), ``evaluation`` (the promotion gate's evaluator) and ``monitoring``
-(realised uplift on the holdouts, the retrain decision).
+The uplift task family (``modelworks.tasks.uplift``) puts these pieces into the one lifecycle
+of ``modelworks.pipelines``. Imported on their own, the modules it uses: ``params`` (training
+and scoring parameters), ``serving`` (the MLflow pyfunc), ``evaluation`` (the promotion gate's
+evaluator), ``monitoring`` (realised uplift on the holdouts, the retrain decision) and
+``targeting`` (the treatment list from a scored batch, and measuring its holdouts).
 """
 
-from modelworks.uplift.cv import UpliftCVResult, cross_validate_uplift, uplift_folds
+from modelworks.uplift.cv import uplift_folds, uplift_stopping_split
 from modelworks.uplift.explain import UpliftExplanation, explain_uplift
 from modelworks.uplift.learners import (
     LEARNERS,
@@ -70,7 +71,6 @@ __all__ = [
     "SLearnerModel",
     "TLearnerModel",
     "TargetingPolicy",
-    "UpliftCVResult",
     "UpliftCandidateParams",
     "UpliftData",
     "UpliftExplanation",
@@ -78,7 +78,6 @@ __all__ = [
     "assign_treatments",
     "average_treatment_effect",
     "check_uplift_inputs",
-    "cross_validate_uplift",
     "decile_of",
     "explain_uplift",
     "fit_uplift_model",
@@ -102,4 +101,5 @@ __all__ = [
     "uplift_folds",
     "uplift_metrics",
     "uplift_segments_figure",
+    "uplift_stopping_split",
 ]

@@ -1,35 +1,23 @@
-"""Cross-validation of meta-learners on uplift metrics, with folds that always hold both arms."""
+"""Folds and early-stopping splits that always hold both arms of the experiment.
+
+The lifecycle's one cross-validation loop (``modelworks.pipelines.training``) asks the uplift
+task for its folds and for the part of each fold's fitting rows early stopping watches; both
+come from here, stratified on treatment x outcome so that each part holds treated and control
+rows, and each arm both outcomes (a T-learner fits one classifier per arm).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
-from modelworks.training.features import FeatureSpec
-from modelworks.training.metrics import summarise_folds
-from modelworks.training.splits import stratified_folds
-from modelworks.uplift.learners import UpliftCandidateParams, UpliftData, fit_uplift_model
-from modelworks.uplift.metrics import uplift_metrics
+from modelworks.training.splits import early_stopping_split, stratified_folds
 
 _CELLS = frozenset({"control/0", "control/1", "treated/0", "treated/1"})
 
 
-@dataclass(frozen=True)
-class UpliftCVResult:
-    """Per-fold metrics, their summary, the refit budget and out-of-fold predictions."""
-
-    folds: list[dict[str, float]]
-    """Per fold: ``uplift_metrics`` on its validation rows plus ``rounds_<model>``."""
-    summary: dict[str, float]
-    """``<metric>_mean`` and ``<metric>_std`` over folds."""
-    rounds: dict[str, int]
-    """Mean early-stopped rounds per classifier: ``n_rounds`` for the refit on all rows."""
-    out_of_fold: np.ndarray
-    """Predicted uplift of every row by the model that did not train on it."""
+def _cells(treatment: np.ndarray, outcome: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    arm = np.where(np.asarray(treatment) == 1, "treated", "control")
+    return arm, np.char.add(arm, np.where(np.asarray(outcome) == 1, "/1", "/0"))
 
 
 def uplift_folds(
@@ -41,8 +29,7 @@ def uplift_folds(
     outcome cells (a T-learner's classifiers need both outcomes per arm); this is checked, not
     assumed. Too few rows in a cell for ``n_splits`` folds raises with the cell counts.
     """
-    arm = np.where(np.asarray(treatment) == 1, "treated", "control")
-    cells = np.char.add(arm, np.where(np.asarray(outcome) == 1, "/1", "/0"))
+    arm, cells = _cells(treatment, outcome)
     folds = stratified_folds(cells, n_splits=n_splits, seed=seed)
     for fold, (fit_rows, valid_rows) in enumerate(folds):
         lacking = sorted(_CELLS - set(np.unique(cells[fit_rows])))
@@ -54,48 +41,11 @@ def uplift_folds(
     return folds
 
 
-def cross_validate_uplift(
-    data: UpliftData,
-    *,
-    features: FeatureSpec,
-    candidate: UpliftCandidateParams,
-    n_splits: int = 5,
-    seed: int = 42,
-    fold_scope: Callable[[int], AbstractContextManager[Any]] | None = None,
-    on_fold: Callable[[int, UpliftData, dict[str, float]], None] | None = None,
-) -> UpliftCVResult:
-    """K-fold CV of ``candidate``: early stopping on each validation fold, uplift metrics on it.
-
-    ``fold_scope(fold)`` is entered around each fold's fit and evaluation (a tracking run, say)
-    and ``on_fold(fold, valid, metrics)`` called inside it, so a caller can record each fold
-    where it belongs without this module knowing how.
+def uplift_stopping_split(
+    treatment: np.ndarray, outcome: np.ndarray, *, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, stop) positions: about ``fraction`` of the rows for early stopping, stratified on
+    treatment x outcome, so that each arm's classifier has rows of both outcomes on both sides.
     """
-    folds, rounds = [], []
-    out_of_fold = np.full(len(data), np.nan)
-    splits = uplift_folds(data.treatment, data.outcome, n_splits=n_splits, seed=seed)
-    for fold, (fit_rows, valid_rows) in enumerate(splits):
-        with fold_scope(fold) if fold_scope is not None else nullcontext():
-            valid = data.take(valid_rows)
-            model = fit_uplift_model(
-                data.take(fit_rows),
-                features=features,
-                candidate=candidate,
-                seed=seed,
-                valid=valid,
-            )
-            predicted = model.predict_uplift(valid.X)
-            out_of_fold[valid_rows] = predicted
-            metrics = uplift_metrics(valid.outcome, valid.treatment, predicted)
-            metrics.update(
-                {f"rounds_{name}": float(n) for name, n in model.best_iterations.items()}
-            )
-            if on_fold is not None:
-                on_fold(fold, valid, metrics)
-        folds.append(metrics)
-        rounds.append(model.best_iterations)
-    mean_rounds = {
-        name: max(1, round(float(np.mean([r[name] for r in rounds])))) for name in rounds[0]
-    }
-    return UpliftCVResult(
-        folds=folds, summary=summarise_folds(folds), rounds=mean_rounds, out_of_fold=out_of_fold
-    )
+    _, cells = _cells(treatment, outcome)
+    return early_stopping_split(cells, fraction=fraction, seed=seed, stratify=True)

@@ -6,33 +6,35 @@ computed on the same resample. An uplift metric needs each row's treatment and o
 outcome column is the evidence's ``label``, and the holdout stored as evidence carries the
 treatment flag in ``TREATMENT_COLUMN`` (``evidence_rows`` puts it there).
 
-Imported by ``registry.evaluation`` the first time a version with task ``uplift`` is judged.
+The uplift task family (``modelworks.tasks.uplift``) builds it for the gate from a version's
+stored evidence.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from modelworks.registry.evaluation import SubsetMetric, register_evaluator
+from modelworks.registry.evaluation import SubsetMetric
 from modelworks.uplift.learners import TREATMENT_FEATURE
 from modelworks.uplift.metrics import qini_coefficient, uplift_at_k
 from modelworks.uplift.serving import UPLIFT, predict_served
 
-TASK = "uplift"
 TREATMENT_COLUMN = TREATMENT_FEATURE
 """Where the stored holdout keeps the treatment flag (0/1)."""
 
-_METRICS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], float]] = {
+METRICS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], float]] = {
     "qini_coefficient": qini_coefficient,
     "qini_area": lambda y, t, s: qini_coefficient(y, t, s, normalize=False),
     "uplift_at_10": lambda y, t, s: uplift_at_k(y, t, s, 0.1),
     "uplift_at_30": lambda y, t, s: uplift_at_k(y, t, s, 0.3),
     "uplift_at_50": lambda y, t, s: uplift_at_k(y, t, s, 0.5),
 }
+"""The metrics a candidate is selected and gated by, each computed from outcome, treatment and
+score; higher is better for every one."""
 
 
 def evidence_rows(holdout: pd.DataFrame, *, treatment: str) -> pd.DataFrame:
@@ -58,12 +60,12 @@ class UpliftEvaluator:
         return predict_served(model, frame)[UPLIFT].to_numpy()
 
     def metric(self, name: str, frame: pd.DataFrame, predictions: np.ndarray) -> SubsetMetric:
-        if name not in _METRICS:
-            raise ValueError(f"no uplift metric {name!r} for the gate; known: {sorted(_METRICS)}")
+        if name not in METRICS:
+            raise ValueError(f"no uplift metric {name!r} for the gate; known: {sorted(METRICS)}")
         missing = [c for c in (self.outcome, TREATMENT_COLUMN) if c not in frame.columns]
         if missing:
             raise ValueError(f"the stored holdout lacks the columns {missing} uplift needs")
-        compute = _METRICS[name]
+        compute = METRICS[name]
         outcome = frame[self.outcome].to_numpy(dtype=float)
         treatment = frame[TREATMENT_COLUMN].to_numpy(dtype=np.int64)
         scores = np.asarray(predictions, dtype=float)
@@ -78,10 +80,3 @@ class UpliftEvaluator:
 
     def higher_is_better(self, name: str) -> bool:
         return True
-
-
-def _evaluator(evidence: Mapping[str, Any]) -> UpliftEvaluator:
-    return UpliftEvaluator(outcome=str(evidence["label"]))
-
-
-register_evaluator(TASK, _evaluator)

@@ -6,19 +6,19 @@ ignores the score; once their outcomes arrive, treated minus control within them
 realised uplift, per decile of the prediction and overall. ``decide_uplift_retrain`` adds one
 trigger to ``scheduling.decision.decide_retrain``'s drift and age triggers: the realised Qini
 coefficient fell below the champion's holdout Qini by more than the policy allows *and* more
-than two bootstrap standard errors, so a small batch does not cry wolf.
+than two bootstrap standard errors, so a small batch does not cry wolf. The cooldown after the
+last retrain holds back every trigger, this one included.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from modelworks.params import StrictModel
 from modelworks.scheduling.decision import RetrainPolicy, decide_retrain
 from modelworks.uplift.metrics import qini_coefficient, regression_adjusted, uplift_at_k
 from modelworks.uplift.policy import HOLDOUT_CONTROL, HOLDOUT_TREATED, holdout_uplift_by_decile
@@ -27,15 +27,21 @@ QINI_TRIGGER = "realised_qini_drop"
 _SE_RESAMPLES = 200
 
 
-class UpliftRetrainPolicy(StrictModel):
-    """When an uplift use case retrains; ``None`` switches a trigger off."""
+class UpliftRetrainPolicy(RetrainPolicy):
+    """When an uplift use case retrains; ``None`` switches a trigger off.
 
-    drift: Literal["warn", "critical"] | None = "critical"
+    ``decide_retrain``'s policy with the realised-Qini trigger added; its label-free and
+    realised performance triggers are off, since uplift has no calibrated score to estimate
+    from and no per-row label in a scored batch.
+    """
+
+    metric: str = "qini_coefficient"
+    max_estimated_drop: float | None = Field(default=None, ge=0)
+    max_realised_drop: float | None = Field(default=None, ge=0)
     max_qini_drop: float | None = Field(default=0.05, ge=0)
     """Realised holdout Qini below the champion's training-holdout Qini by more than this."""
     min_holdout_rows: int = Field(default=200, ge=20)
     """Fewer rows in the two holdouts together leave the Qini trigger unevaluated."""
-    max_age_days: float | None = Field(default=90, gt=0)
 
 
 def holdouts_with_outcomes(
@@ -144,37 +150,39 @@ def decide_uplift_retrain(
     *,
     champion: dict[str, Any],
     as_of: datetime,
-    policy: UpliftRetrainPolicy,
+    policy: RetrainPolicy,
+    last_retrain_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """``decide_retrain``'s decision (drift, age) with the realised-Qini trigger added.
+    """``decide_retrain``'s decision (drift, age) with the realised-Qini trigger added when
+    ``policy`` has one (an ``UpliftRetrainPolicy``), all held back within the cooldown of
+    ``policy.min_days_between`` after ``last_retrain_at``.
 
     ``summary`` is a monitoring summary with ``holdout_uplift`` (``measure_holdouts``);
     ``champion`` holds ``version``, ``data_through`` and ``qini_coefficient``, its Qini on its
     own training holdout.
     """
-    decision = decide_retrain(
-        summary,
-        champion=champion,
-        as_of=as_of,
-        policy=RetrainPolicy(
-            drift=policy.drift,
-            max_estimated_drop=None,
-            max_realised_drop=None,
-            max_age_days=policy.max_age_days,
-        ),
-    )
-    triggers = list(decision["triggers"])
-    if policy.max_qini_drop is not None:
-        triggers.append(
-            _qini_trigger(
-                summary.get("holdout_uplift") or {},
-                champion.get("qini_coefficient"),
-                max_drop=policy.max_qini_drop,
-                min_rows=policy.min_holdout_rows,
-            )
+    max_drop = getattr(policy, "max_qini_drop", None)
+    if max_drop is None:
+        return decide_retrain(
+            summary, champion=champion, as_of=as_of, policy=policy, last_retrain_at=last_retrain_at
         )
+    decision = decide_retrain(summary, champion=champion, as_of=as_of, policy=policy)
+    triggers = [
+        *decision["triggers"],
+        _qini_trigger(
+            summary.get("holdout_uplift") or {},
+            champion.get("qini_coefficient"),
+            max_drop=max_drop,
+            min_rows=getattr(policy, "min_holdout_rows", 0),
+        ),
+    ]
     fired = [t for t in triggers if t["fired"]]
     reasons = [f"{t['trigger']}: {t['value']} {t['threshold']}" for t in fired]
+    since = None if last_retrain_at is None else (as_of - last_retrain_at).total_seconds() / 86400
+    if fired and since is not None and since < policy.min_days_between:
+        names = ", ".join(t["trigger"] for t in fired)
+        reasons = [f"{names} fired, but the last retrain was {since:.1f} days ago"]
+        fired = []
     return decision | {
         "retrain": bool(fired),
         "reasons": reasons or ["no trigger fired"],

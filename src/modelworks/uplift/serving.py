@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlflow.pyfunc import PythonModel
 
 from modelworks.serving.pyfunc import (
     MODEL_ARTIFACT,
     MissingFieldsError,
     OnlineFeatures,
+    ProbabilityModel,
     conform_to_schema,
 )
 from modelworks.uplift.learners import CONTROL, TREATED, UpliftModel, load_uplift_model
@@ -52,33 +52,32 @@ def predict_uplift_table(
     )
 
 
-class UpliftPyfunc(PythonModel):
+class UpliftPyfunc(ProbabilityModel):
     """Uplift and revenue uplift, from feature rows or from entity keys.
 
     ``model_config``: ``value_at_stake`` always; ``feature_service``, ``join_keys``,
-    ``online_features`` and ``feature_repo`` when features come from the online store (as for
-    ``ProbabilityModel``, the repo is overridden by ``MODELWORKS_FEATURE_REPO``).
+    ``online_features`` and ``feature_repo`` when features come from the online store, which
+    is connected on first need as for ``ProbabilityModel`` (whose lookup this reuses; the repo
+    is overridden by ``MODELWORKS_FEATURE_REPO``).
     """
 
     def load_context(self, context: Any) -> None:
-        self._model = load_uplift_model(Path(context.artifacts[MODEL_ARTIFACT]))
-        config: Mapping[str, Any] = context.model_config or {}
-        self._value_at_stake = str(config[VALUE_AT_STAKE])
-        self._lookup = OnlineFeatures.from_config(config) if config.get("feature_service") else None
+        self._uplift = load_uplift_model(Path(context.artifacts[MODEL_ARTIFACT]))
+        self._config: Mapping[str, Any] = context.model_config or {}
+        self._value_at_stake = str(self._config[VALUE_AT_STAKE])
+        self._lookup: OnlineFeatures | None = None
 
     # Left unannotated: MLflow reads type hints on predict as a schema and would override the
     # signature logged with the model.
     def predict(self, context, model_input, params=None):
         rows = pd.DataFrame(model_input)
-        needed = self._model.features.columns
+        needed = self._uplift.features.columns
         # A missing value is a value (a borrower without history); only an absent column is
         # something to fetch.
         absent = [c for c in needed if c not in rows.columns]
         if absent:
-            if self._lookup is None:
-                raise MissingFieldsError(absent)
-            rows = self._lookup.complete(rows, needed)
-        return predict_uplift_table(self._model, rows, self._value_at_stake)
+            rows = self._online(absent).complete(rows, needed)
+        return predict_uplift_table(self._uplift, rows, self._value_at_stake)
 
 
 def log_uplift_model(

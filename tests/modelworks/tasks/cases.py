@@ -122,3 +122,8 @@ CASES: dict[str, ConformanceCase] = {
         "regression", _tabular_params("regression"), regression_rows, shuffle_label
     ),
 }
+
+# Families whose cases need their own generators; they import the helpers above.
+from tests.modelworks.uplift.conformance import UPLIFT_CASE  # noqa: E402
+
+CASES["uplift"] = UPLIFT_CASE

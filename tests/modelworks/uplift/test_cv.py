@@ -1,19 +1,11 @@
-"""Cross-validation folds that always hold both arms, and CV on uplift metrics."""
+"""Cross-validation folds and early-stopping splits that always hold both arms."""
 
 from __future__ import annotations
-
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
 
-from modelworks.uplift import (
-    UpliftCandidateParams,
-    cross_validate_uplift,
-    fit_uplift_model,
-    uplift_folds,
-)
-from tests.modelworks.uplift.synthetic import FEATURES, PARAMS, synthetic
+from modelworks.uplift import uplift_folds, uplift_stopping_split
 
 
 def test_every_fold_holds_both_arms_even_when_treatment_and_outcome_are_rare():
@@ -41,71 +33,16 @@ def test_folds_refuse_a_cell_too_small_for_the_number_of_folds():
         uplift_folds(treatment, outcome, n_splits=3, seed=0)
 
 
-def test_cross_validation_reports_uplift_metrics_rounds_and_out_of_fold_predictions():
-    data, true_uplift = synthetic(2_000, 7)
-    candidate = UpliftCandidateParams(
-        adapter="lightgbm",
-        learner="t_learner",
-        params=PARAMS["lightgbm"],
-        max_rounds=300,
-        early_stopping_rounds=20,
-    )
-    result = cross_validate_uplift(data, features=FEATURES, candidate=candidate, n_splits=3, seed=0)
-    assert len(result.folds) == 3
-    assert {"qini_coefficient", "uplift_at_30", "rounds_control", "rounds_treated"} <= set(
-        result.folds[0]
-    )
-    assert {"qini_coefficient_mean", "qini_coefficient_std"} <= set(result.summary)
-    assert result.summary["qini_coefficient_mean"] > 0  # better than random on every fold's mean
-    assert set(result.rounds) == {"control", "treated"} and min(result.rounds.values()) >= 1
-    assert np.isfinite(result.out_of_fold).all()
-    assert np.corrcoef(result.out_of_fold, true_uplift)[0, 1] > 0.3
-    # the rounds are the refit budget
-    final = fit_uplift_model(
-        data,
-        features=FEATURES,
-        candidate=candidate,
-        seed=0,
-        n_rounds=result.rounds,
-    )
-    assert final.best_iterations == result.rounds
-
-
-def test_each_fold_runs_inside_its_scope_and_reports_its_rows():
-    data, _ = synthetic(600, 1)
-    candidate = UpliftCandidateParams(
-        adapter="lightgbm", learner="s_learner", params=PARAMS["lightgbm"], max_rounds=20
-    )
-    events: list[tuple] = []
-
-    @contextmanager
-    def scope(fold: int):
-        events.append(("enter", fold))
-        yield
-        events.append(("exit", fold))
-
-    def report(fold, valid, metrics):
-        events.append(
-            ("fold", fold, len(valid), set(valid.treatment), "qini_coefficient" in metrics)
-        )
-
-    cross_validate_uplift(
-        data,
-        features=FEATURES,
-        candidate=candidate,
-        n_splits=2,
-        seed=0,
-        fold_scope=scope,
-        on_fold=report,
-    )
-    assert [e[:2] for e in events] == [
-        ("enter", 0),
-        ("fold", 0),
-        ("exit", 0),
-        ("enter", 1),
-        ("fold", 1),
-        ("exit", 1),
-    ]
-    reports = [e for e in events if e[0] == "fold"]
-    assert sum(e[2] for e in reports) == len(data)
-    assert all(e[3] == {0, 1} and e[4] for e in reports)
+def test_the_early_stopping_rows_hold_every_cell_on_both_sides():
+    rng = np.random.default_rng(4)
+    n = 1_000
+    treatment = (rng.random(n) < 0.3).astype(int)
+    outcome = (rng.random(n) < 0.2).astype(int)
+    fit, stop = uplift_stopping_split(treatment, outcome, fraction=0.2, seed=0)
+    assert len(stop) == 200 and sorted([*fit, *stop]) == list(range(n))
+    for rows in (fit, stop):
+        cells = set(zip(treatment[rows], outcome[rows], strict=True))
+        assert cells == {(0, 0), (0, 1), (1, 0), (1, 1)}
+        assert abs(treatment[rows].mean() - treatment.mean()) < 0.01
+    again = uplift_stopping_split(treatment, outcome, fraction=0.2, seed=0)
+    assert (again[1] == stop).all()

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from modelworks.scheduling.decision import RetrainPolicy
 from modelworks.uplift import HOLDOUT_CONTROL, HOLDOUT_TREATED, TargetingPolicy, assign_treatments
 from modelworks.uplift.monitoring import (
     QINI_TRIGGER,
@@ -160,3 +161,33 @@ def test_drift_and_age_still_decide():
         policy=POLICY,
     )
     assert old["retrain"] is True and old["reasons"][0].startswith("age")
+
+
+@pytest.mark.parametrize(
+    ("last_retrain", "held_back"), [(datetime(2025, 5, 29, tzinfo=UTC), True), (None, False)]
+)
+def test_the_cooldown_holds_every_trigger_back_the_realised_qini_included(last_retrain, held_back):
+    decision = decide_uplift_retrain(
+        _summary(0.05, se=0.02, rows=400),
+        champion=CHAMPION,
+        as_of=AS_OF,
+        policy=POLICY.model_copy(update={"min_days_between": 7.0}),
+        last_retrain_at=last_retrain,
+    )
+    assert _qini_trigger(decision)["fired"] and decision["retrain"] is not held_back
+    if held_back:
+        assert decision["reasons"] == [
+            f"{QINI_TRIGGER} fired, but the last retrain was 3.0 days ago"
+        ]
+
+
+def test_a_plain_retrain_policy_decides_as_every_family_does():
+    decision = decide_uplift_retrain(
+        _summary(0.05, se=0.02, rows=400, verdict="critical"),
+        champion=CHAMPION,
+        as_of=AS_OF,
+        policy=RetrainPolicy(metric="qini_coefficient", max_estimated_drop=None),
+    )
+    assert decision["retrain"] is True
+    assert QINI_TRIGGER not in {t["trigger"] for t in decision["triggers"]}
+    assert isinstance(POLICY, RetrainPolicy) and POLICY.max_realised_drop is None
