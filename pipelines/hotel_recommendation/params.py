@@ -6,6 +6,8 @@ from modelworks.features import FeatureStoreParams
 from modelworks.params import StrictModel
 from modelworks.pipelines.training import RegistryParams
 from modelworks.recommenders.params import RecommenderMonitoringParams, RecommenderTrainingParams
+from modelworks.scheduling.decision import RetrainPolicy
+from modelworks.serving.batch import ScoringParams
 from modelworks.validation import ValidationSpec
 from pipelines.hotel_recommendation.generator import GeneratorParams
 
@@ -17,3 +19,5 @@ class HotelRecommendationParams(StrictModel):
     training: RecommenderTrainingParams
     registry: RegistryParams
     monitoring: RecommenderMonitoringParams
+    scoring: ScoringParams
+    retrain: RetrainPolicy

@@ -1,15 +1,20 @@
 """hotel_recommendation: raw tables -> GE gate -> Feast -> two-tower model vs popularity and
-content baselines -> registry -> drift of users, hotels and popularity."""
+content baselines (task ``ranking``) -> registry -> top-10 lists -> drift of users, hotels and
+popularity -> retrain decision."""
 
 from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from modelworks.pipelines import feature_store_pipeline, validation_pipeline
-from modelworks.recommenders.pipeline import (
-    recommender_monitoring_pipeline,
-    recommender_training_pipeline,
+from modelworks.pipelines import (
+    batch_scoring_pipeline,
+    champion_monitoring_pipeline,
+    feature_store_pipeline,
+    training_pipeline,
+    validation_pipeline,
 )
+from modelworks.recommenders.rows import ranking_rows_pipeline
+from modelworks.recommenders.watch import ranking_judging_pipeline, ranking_watch_pipeline
 from pipelines.hotel_recommendation.features import FEATURE_TABLES
 from pipelines.hotel_recommendation.generator import generate_hotel_data
 from pipelines.hotel_recommendation.nodes import (
@@ -23,7 +28,7 @@ from pipelines.hotel_recommendation.nodes import (
 
 NAME = "hotel_recommendation"
 RAW_TABLES = ["users", "hotels", "searches", "interactions"]
-# What the recommender pipelines read: every event with its search time, and both sides.
+# What the ranking rows are built from: every event with its search time, and both sides.
 DATASETS = {
     "interactions": "search_interactions",
     "users": "validated_users",
@@ -37,8 +42,12 @@ def create_pipelines() -> dict[str, Pipeline]:
     * ``hotel_recommendation_ingest``: generator -> raw tables;
     * ``hotel_recommendation_train``: validation gate, features, the model against both
       baselines, registry gate, drift of the latest period;
-    * ``hotel_recommendation_monitor``: the champion's reference against the latest period;
-    * ``hotel_recommendation``: ingest, train and monitor the new champion, in order.
+    * ``hotel_recommendation_score``: the champion's top-10 hotels for every user;
+    * ``hotel_recommendation_monitor``: the champion's reference against the latest period, and
+      the retrain decision;
+    * ``hotel_recommendation_retrain``: monitor -> decide -> train -> gate -> promote -> score,
+      training only when the decision says so;
+    * ``hotel_recommendation``: ingest, train and score, in order.
     """
     ingest = Pipeline(
         [
@@ -89,13 +98,33 @@ def create_pipelines() -> dict[str, Pipeline]:
         validation_pipeline(RAW_TABLES)
         + feature_tables
         + feature_store_pipeline(list(FEATURE_TABLES))
+        + ranking_rows_pipeline(**DATASETS)
     )
-    train = prepare + recommender_training_pipeline(use_case=NAME, **DATASETS)
-    monitor = prepare + recommender_monitoring_pipeline(**DATASETS)
-    monitor_new_champion = recommender_monitoring_pipeline(**DATASETS, after_training=True)
+
+    def training(retrain_decision: str | None = None) -> Pipeline:
+        """The framework's training on the ranking rows, then the models compared and drift."""
+        return (
+            training_pipeline(
+                use_case=NAME,
+                entity_rows=DATASETS["interactions"],
+                retrain_decision=retrain_decision,
+                rows=("training_set", "holdout_users"),
+                context="training_context",
+            )
+            + ranking_judging_pipeline()
+        )
+
+    train = prepare + training()
+    # A recommender is watched on the latest period's requests.
+    monitor = champion_monitoring_pipeline("holdout_set", watch=ranking_watch_pipeline())
+    retrain = prepare + monitor + training(retrain_decision="retrain_decision")
+    score = batch_scoring_pipeline("scoring_features")
+    score_new_champion = batch_scoring_pipeline("scoring_features", after_training=True)
     return {
         f"{NAME}_ingest": pipeline(ingest, namespace=NAME),
         f"{NAME}_train": pipeline(train, namespace=NAME),
+        f"{NAME}_score": pipeline(score, namespace=NAME),
         f"{NAME}_monitor": pipeline(monitor, namespace=NAME),
-        NAME: pipeline(ingest + train + monitor_new_champion, namespace=NAME),
+        f"{NAME}_retrain": pipeline(retrain + score_new_champion, namespace=NAME),
+        NAME: pipeline(ingest + train + score_new_champion, namespace=NAME),
     }

@@ -102,10 +102,7 @@ def monitor_champion(
         )
     task = get_task(champion.task)
     predictions = champion.predict(batch)
-    signals = task.monitoring_signals(predictions)
-    if signals and profile.get("signals"):
-        profile = {**profile, "features": {**profile["features"], **profile["signals"]}}
-        batch = batch.assign(**{name: list(values) for name, values in signals.items()})
+    profile, batch = _with_signals(task, profile, batch, predictions)
     labelled = training.label in batch.columns and batch[training.label].notna().all()
     summary = monitor_batch(
         profile,
@@ -139,9 +136,23 @@ def render_champion_report(
 ) -> str:
     """The monitoring page of the champion, with the trend over every recorded run."""
     title = f"Monitoring of {champion.name} v{champion.version}"
-    return render_monitoring_report(
-        summary, champion.reference_profile or {}, batch, title=title, history=history[-52:]
-    )
+    profile = champion.reference_profile or {}
+    if profile.get("signals"):
+        task = get_task(champion.task)
+        profile, batch = _with_signals(task, profile, batch, champion.predict(batch))
+    return render_monitoring_report(summary, profile, batch, title=title, history=history[-52:])
+
+
+def _with_signals(
+    task: Any, profile: dict[str, Any], batch: pd.DataFrame, predictions: Any
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The profile and the batch with the task's prediction signals (the predicted class) as
+    features of their own, so class shares are compared like any categorical feature."""
+    signals = task.monitoring_signals(predictions)
+    if not signals or not profile.get("signals"):
+        return profile, batch
+    merged = {**profile, "features": {**profile["features"], **profile["signals"]}}
+    return merged, batch.assign(**{name: list(values) for name, values in signals.items()})
 
 
 def decide(

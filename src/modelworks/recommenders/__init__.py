@@ -8,11 +8,12 @@ interface, so ``evaluate_recommender`` scores the neural model and the baselines
 torch is imported only when the hybrid model, its network or its trainer is first used, so
 that importing this package (as pipelines and parameter validation do) stays cheap.
 
-Around the library, the framework's seams for a recommender use case: ``features`` builds
-point-in-time feature tables (tastes, past items, item demand), ``pipeline`` the Kedro nodes
-and pipeline factories (time split, Feast retrieval, models against baselines, registry,
-monitoring), ``serving`` the top-k pyfunc, ``evaluation`` the promotion gate's ``ranking``
-evaluator and ``monitoring`` the drift of users, items and popularity.
+Around the library, what the ``ranking`` task family (``modelworks.tasks.ranking``) and a
+recommender use case plug into the framework's lifecycle: ``features`` builds point-in-time
+feature tables (tastes, past items, item demand), ``rows`` the time split, the Feast snapshots
+and the judged users, ``rankings`` what a model predicts for a set of users, ``serving`` the
+top-k pyfunc, ``evaluation`` the promotion gate's evaluator, ``monitoring`` the drift of users,
+items and popularity, and ``watch`` the nodes that compare, profile and monitor.
 """
 
 from __future__ import annotations
@@ -41,20 +42,16 @@ from modelworks.recommenders.metrics import (
 from modelworks.recommenders.params import RecommenderParams
 
 if TYPE_CHECKING:
+    from modelworks.recommenders.hybrid import HybridRecommender, TrainingHistory, resolve_device
     from modelworks.recommenders.model import HybridNet
-    from modelworks.recommenders.trainer import (
-        HybridRecommender,
-        TrainingHistory,
-        fit_recommender,
-        resolve_device,
-    )
+    from modelworks.recommenders.trainer import fit_recommender
 
 _TORCH_EXPORTS = {
     "HybridNet": "modelworks.recommenders.model",
-    "HybridRecommender": "modelworks.recommenders.trainer",
-    "TrainingHistory": "modelworks.recommenders.trainer",
+    "HybridRecommender": "modelworks.recommenders.hybrid",
+    "TrainingHistory": "modelworks.recommenders.hybrid",
     "fit_recommender": "modelworks.recommenders.trainer",
-    "resolve_device": "modelworks.recommenders.trainer",
+    "resolve_device": "modelworks.recommenders.hybrid",
 }
 
 

@@ -15,6 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+USER_BLOCK = 2048
+"""Users ranked at once: bounds the scores held at any population size."""
+
 
 class Recommender(ABC):
     """Ranks the items of ``item_ids`` for users, known or not."""
@@ -76,9 +79,26 @@ class Recommender(ABC):
         exclude: Mapping[Any, Iterable[Any]] | None = None,
         user_features: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
-        """Top-k of several users as a long frame: ``user_id, rank (1..k), item_id, score``."""
+        """Top-k of several users as a long frame: ``user_id, rank (1..k), item_id, score``.
+
+        Users are ranked in blocks, so no users x catalogue matrix of them all is ever held.
+        """
         users = np.asarray(user_ids)
-        by_row = {row: (exclude or {}).get(user, ()) for row, user in enumerate(users.tolist())}
+        blocks = range(0, max(len(users), 1), USER_BLOCK)  # one empty block for no users
+        frames = [
+            self._recommend_block(users[lo : lo + USER_BLOCK], k, exclude or {}, user_features)
+            for lo in blocks
+        ]
+        return pd.concat(frames, ignore_index=True)
+
+    def _recommend_block(
+        self,
+        users: np.ndarray,
+        k: int,
+        exclude: Mapping[Any, Iterable[Any]],
+        user_features: pd.DataFrame | None,
+    ) -> pd.DataFrame:
+        by_row = {row: exclude.get(user, ()) for row, user in enumerate(users.tolist())}
         scores = self._excluded(self.score_matrix(users, user_features), by_row)
         top = top_k_positions(scores, k)
         top_scores = np.take_along_axis(scores, top, axis=1)

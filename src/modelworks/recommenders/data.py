@@ -30,6 +30,11 @@ class InteractionColumns(StrictModel):
 DEFAULT_COLUMNS = InteractionColumns()
 """``user_id``, ``item_id``, ``timestamp``; parameter models are frozen, so one is shared."""
 
+RELEVANT = "relevant_items"
+"""Column of judged users: the items each went on to choose, a list per user."""
+COLD_START = "cold_start"
+"""Column of judged users: whether a user had no interaction the model was trained on."""
+
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], *, name: str) -> None:
     """Raise a ValueError that names the frame and the columns it lacks."""
@@ -193,6 +198,13 @@ def preference_profiles(
     profiles[f"{prefix}interactions"] = joined.groupby(level=0).size()
     profiles.index.name = columns.user
     return profiles.reset_index()
+
+
+def item_list(value: Any) -> list[Any]:
+    """A list feature as the store, parquet or JSON give it (None, array, list) as a list."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    return list(value)
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:

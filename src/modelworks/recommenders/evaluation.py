@@ -1,4 +1,5 @@
-"""The promotion gate's view of a recommender: top-k lists judged per user (task ``ranking``).
+"""The promotion gate's view of a recommender: top-k lists judged per user (the evaluator of
+task ``ranking``, which ``modelworks.tasks.ranking`` hands the gate).
 
 The gate replays the holdout through the registered pyfunc: each holdout row is a user with
 their features and excluded items as of the cutoff, so the served model answers as it would
@@ -12,16 +13,15 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from modelworks.recommenders.data import COLD_START
 from modelworks.recommenders.metrics import ndcg_at_k, precision_at_k, recall_at_k
-from modelworks.registry.evaluation import SubsetMetric, register_evaluator
+from modelworks.registry.evaluation import SubsetMetric
 
-COLD_START = "cold_start"
 _METRIC = re.compile(r"(precision|recall|ndcg)_at_(\d+)(_warm|_cold)?")
 _PER_USER = {
     "precision": lambda hits, n, k: precision_at_k(hits, k),
@@ -40,9 +40,10 @@ class RankingEvaluator:
     def predict(self, model: Any, frame: pd.DataFrame) -> np.ndarray:
         """Each row's recommended items, best first: an object array of ``k``-long lists."""
         from modelworks.recommenders.serving import K
+        from modelworks.serving.pyfunc import conform_to_schema
 
         schema = model.metadata.get_input_schema()
-        requests = _requests(frame.assign(**{K: self.k}), schema)
+        requests = conform_to_schema(frame.assign(**{K: self.k}), schema)
         key = next(spec.name for spec in schema.inputs if spec.required)
         answers = model.predict(requests)
         item = next(c for c in answers.columns if c not in (key, "rank", "score"))
@@ -80,24 +81,6 @@ class RankingEvaluator:
         return True
 
 
-def _requests(frame: pd.DataFrame, schema: Any) -> pd.DataFrame:
-    """The columns of ``frame`` the model accepts, those it types double as float64.
-
-    Counts that may be missing are logged as double, and MLflow refuses int64 for them; only
-    the columns that need it are cast, as the gate times one user at a time through here.
-    """
-    names = [name for name in schema.input_names() if name in frame.columns]
-    casts = {
-        spec.name: "float64"
-        for spec in schema.inputs
-        if spec.name in names
-        and str(getattr(spec.type, "name", "")) in ("double", "float")
-        and frame[spec.name].dtype != np.float64
-    }
-    requests = frame[names]
-    return requests.astype(casts) if casts else requests
-
-
 def partial_mean(values: np.ndarray) -> SubsetMetric:
     """The mean of ``values`` over the picked users, ignoring users outside the metric's group."""
 
@@ -107,10 +90,3 @@ def partial_mean(values: np.ndarray) -> SubsetMetric:
             return float(np.nanmean(values[indices]))
 
     return mean
-
-
-def _evaluator(evidence: Mapping[str, Any]) -> RankingEvaluator:
-    return RankingEvaluator(str(evidence["label"]))
-
-
-register_evaluator("ranking", _evaluator)

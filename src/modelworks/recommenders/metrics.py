@@ -15,11 +15,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from modelworks.recommenders.base import Recommender, top_k_positions
+from modelworks.recommenders.base import USER_BLOCK, Recommender, top_k_positions
 from modelworks.recommenders.data import DEFAULT_COLUMNS, InteractionColumns, require_columns
 
 KS = (5, 10)
-_USER_CHUNK = 2048  # users scored at once: bounds the score matrix at any population size
 
 
 def hits_at_k(top: np.ndarray, relevant: np.ndarray) -> np.ndarray:
@@ -180,18 +179,47 @@ def evaluate_recommender(
         if frame is not None:
             require_columns(frame, [columns.user, columns.item], name=name)
     users = pd.Index(pd.unique(held_out[columns.user]))
-    cold = ~users.isin(history[columns.user])
-    relevant = _pair_matrix(model, users, held_out, columns)
+    return evaluate_users(
+        model,
+        users,
+        held_out,
+        cold=~users.isin(history[columns.user]),
+        exclude=exclude,
+        columns=columns,
+        user_features=user_features,
+        ks=ks,
+        auc=auc,
+    )
+
+
+def evaluate_users(
+    model: Recommender,
+    users: pd.Index,
+    relevant: pd.DataFrame,
+    *,
+    cold: np.ndarray,
+    exclude: pd.DataFrame | None = None,
+    columns: InteractionColumns = DEFAULT_COLUMNS,
+    user_features: pd.DataFrame | None = None,
+    ks: Sequence[int] = KS,
+    auc: bool = True,
+) -> dict[str, float]:
+    """Rank the catalogue for ``users`` and score against their ``relevant`` (user, item) pairs;
+    ``cold`` marks the cold-start users. Users are ranked in blocks, so no users x catalogue
+    matrix of them all is ever held."""
+    relevant_items = _pair_matrix(model, users, relevant, columns)
     excluded = (
         _pair_matrix(model, users, exclude, columns, drop_unknown=True)
         if exclude is not None
-        else np.zeros_like(relevant)
+        else np.zeros_like(relevant_items)
     )
     parts, tops = [], []
-    for lo in range(0, len(users), _USER_CHUNK):
-        rows = slice(lo, lo + _USER_CHUNK)
+    for lo in range(0, len(users), USER_BLOCK):
+        rows = slice(lo, lo + USER_BLOCK)
         scores = model.score_matrix(users[rows].to_numpy(), user_features)
-        part, top = per_user_metrics(relevant[rows], scores=scores, exclude=excluded[rows], ks=ks)
+        part, top = per_user_metrics(
+            relevant_items[rows], scores=scores, exclude=excluded[rows], ks=ks, auc=auc
+        )
         parts.append(part)
         tops.append(top)
     per_user = pd.concat(parts, ignore_index=True)

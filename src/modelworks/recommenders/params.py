@@ -6,6 +6,8 @@ Kept apart from the model and trainer modules so that validating parameters neve
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import Field, model_validator
 
 from modelworks.monitoring.params import DriftParams
@@ -37,6 +39,21 @@ class RecommenderParams(StrictModel):
     mixed_precision: bool = True  # autocast on CUDA; the CPU always trains in float32
     seed: int = 42
 
+    @property
+    def adapter(self) -> str:
+        """The library a candidate of this kind trains with (tagged on its run and version)."""
+        return "torch"
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The hyperparameters a candidate's run logs: all but what the lifecycle decides."""
+        return self.model_dump(mode="json", exclude=set(LIFECYCLE_FIELDS))
+
+
+# Decided once for every candidate by the ``ranking`` lifecycle: the validation period before
+# the holdout, and the refit on every training interaction for the epochs it chose.
+LIFECYCLE_FIELDS = ("validation_days", "refit")
+
 
 class EntitySide(StrictModel):
     """One side of a recommender, its users or its items: key, appearance, Feast features."""
@@ -63,8 +80,13 @@ class BaselineParams(StrictModel):
 
 
 class RecommenderTrainingParams(StrictModel):
-    """How recommenders are trained, compared and judged on the latest period."""
+    """How recommenders are trained, compared and judged on the latest period (task ``ranking``).
 
+    The latest ``holdout_days`` are judged and never trained on; the ``validation_days`` before
+    them decide early stopping and, by ``selection_metric`` (NDCG@10 unless set), the winner.
+    """
+
+    task: Literal["ranking"] = "ranking"
     time_column: str  # when an interaction happened
     request_time_column: str  # when the user asked (a search): features are as of then
     event_column: str
@@ -76,20 +98,44 @@ class RecommenderTrainingParams(StrictModel):
     items: EntitySide
     candidates: dict[str, RecommenderParams]
     baselines: BaselineParams
+    selection_metric: str | None = None  # a ranking metric, e.g. ndcg_at_10_cold
     torch_threads: int | None = Field(default=1, gt=0)  # None: torch's default (all cores)
 
     @model_validator(mode="after")
     def _one_validation_period(self) -> RecommenderTrainingParams:
         # The pipeline retrieves the features known at the validation start once, for every
         # candidate: a candidate of its own period would be validated on the wrong features.
-        own = [n for n, c in self.candidates.items() if "validation_days" in c.model_fields_set]
-        if own:
-            raise ValueError(
-                f"candidates {own} set validation_days: set it once, as training.validation_days"
-            )
+        for field in LIFECYCLE_FIELDS:
+            own = [n for n, c in self.candidates.items() if field in c.model_fields_set]
+            if own:
+                raise ValueError(
+                    f"candidates {own} set {field}: the ranking lifecycle decides it for every "
+                    "candidate (set validation_days once, as training.validation_days)"
+                )
         if not self.candidates:
             raise ValueError("training.candidates is empty: declare at least one model")
+        if self.selection_metric is not None:
+            from modelworks.tasks import get_task
+
+            get_task(self.task).higher_is_better(self.selection_metric)
         return self
+
+    @property
+    def metric(self) -> str:
+        """The selection metric, NDCG@10 when none is set."""
+        from modelworks.tasks import get_task
+
+        return self.selection_metric or get_task(self.task).default_selection_metric
+
+    @property
+    def n_splits(self) -> int:
+        """Folds of a candidate's validation: one, the ``validation_days`` before the holdout."""
+        return 1
+
+    @property
+    def seed(self) -> None:
+        """No seed of the run's own: each candidate trains with its own (``seed`` of it)."""
+        return None
 
 
 class RecommenderMonitoringParams(StrictModel):

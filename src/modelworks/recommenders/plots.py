@@ -14,23 +14,29 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from modelworks.recommenders.trainer import TrainingHistory
+    from modelworks.recommenders.hybrid import TrainingHistory
 
 
 def learning_curve_figure(history: TrainingHistory) -> Figure:
-    """BPR loss per epoch of each phase, and validation NDCG@10 with the chosen epoch."""
-    fig = _figure((10, 3.5))
-    loss_ax, ndcg_ax = fig.subplots(1, 2)
+    """BPR loss per epoch of each phase, and validation NDCG@10 with the chosen epoch where
+    the history has validated epochs."""
+    validated = [e for e in history.epochs if e.valid_ndcg_at_10 is not None]
+    fig = _figure((10, 3.5) if validated else (5, 3.5))
+    axes = fig.subplots(1, 2 if validated else 1, squeeze=False)[0]
+    loss_ax = axes[0]
     for phase in dict.fromkeys(e.phase for e in history.epochs):
         epochs = [e for e in history.epochs if e.phase == phase]
         loss_ax.plot([e.epoch for e in epochs], [e.loss for e in epochs], marker="o", label=phase)
     loss_ax.set(xlabel="epoch", ylabel="BPR loss", title="Training loss")
     loss_ax.legend()
-    validated = [e for e in history.epochs if e.valid_ndcg_at_10 is not None]
-    ndcg_ax.plot([e.epoch for e in validated], [e.valid_ndcg_at_10 for e in validated], marker="o")
-    ndcg_ax.axvline(history.best_epoch, color="grey", linestyle="--", label="chosen epoch")
-    ndcg_ax.set(xlabel="epoch", ylabel="NDCG@10", title="Validation NDCG@10")
-    ndcg_ax.legend()
+    if validated:
+        ndcg_ax = axes[1]
+        ndcg_ax.plot(
+            [e.epoch for e in validated], [e.valid_ndcg_at_10 for e in validated], marker="o"
+        )
+        ndcg_ax.axvline(history.best_epoch, color="grey", linestyle="--", label="chosen epoch")
+        ndcg_ax.set(xlabel="epoch", ylabel="NDCG@10", title="Validation NDCG@10")
+        ndcg_ax.legend()
     fig.tight_layout()
     return fig
 
@@ -50,6 +56,13 @@ def ndcg_figure(models: Sequence[dict[str, Any]]) -> Figure:
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def message_figure(message: str) -> Figure:
+    """A figure that only says ``message`` (where there is nothing to draw)."""
+    figure = _figure((7, 1))
+    figure.text(0.5, 0.5, message, ha="center", va="center")
+    return figure
 
 
 def _figure(size: tuple[float, float]) -> Figure:

@@ -28,14 +28,14 @@ import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
+from modelworks.recommenders.data import item_list
+from modelworks.recommenders.rankings import DEFAULT_K, RANK
 from modelworks.serving.pyfunc import FEATURE_REPO_ENV, MODEL_ARTIFACT, MissingFieldsError
 
 if TYPE_CHECKING:
-    from modelworks.recommenders.trainer import HybridRecommender
+    from modelworks.recommenders.hybrid import HybridRecommender
 
 K = "k"
-RANK, SCORE = "rank", "score"
-DEFAULT_K = 10
 
 
 class TopKRecommender(PythonModel):
@@ -51,7 +51,7 @@ class TopKRecommender(PythonModel):
     def load_context(self, context: Any) -> None:
         import torch
 
-        from modelworks.recommenders.trainer import HybridRecommender
+        from modelworks.recommenders.hybrid import HybridRecommender
 
         config: Mapping[str, Any] = context.model_config or {}
         torch.set_num_threads(int(config.get("torch_threads", 1)))
@@ -140,7 +140,6 @@ def log_recommender(
     ``example`` holds a few requests as a caller sends them in full (key, features, items to
     leave out); the signature requires the key and accepts everything else, ``k`` included.
     """
-    from modelworks.recommenders import model_code
     from modelworks.registry import tracking
 
     key, exclude = str(config["user_key"]), config.get("exclude_feature")
@@ -152,17 +151,10 @@ def log_recommender(
         warnings.simplefilter("ignore", UserWarning)
         signature = tracking.signature_of(requests, answers, optional=set(requests.columns) - {key})
     return tracking.log_pyfunc(
-        model_code=Path(model_code.__file__),
+        model_code=tracking.code_file("modelworks.recommenders.model_code"),
         save=model.save,
         signature=signature,
         input_example=requests,
         model_config={**config, "k": DEFAULT_K},
         libraries=("torch",),
     )
-
-
-def item_list(value: Any) -> list[Any]:
-    """A list feature as the store, parquet or JSON give it (None, array, list) as a list."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return []
-    return list(value)

@@ -8,6 +8,7 @@ kedro-mlflow opens the pipeline's run and logs its parameters; nodes that need m
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -106,8 +107,6 @@ def log_probability_model(
     The model's own library is pinned by the adapter's name (adapters are named after the
     distribution they wrap: ``catboost``, ``lightgbm``, ``torch``).
     """
-    from modelworks.serving import model_code
-
     features = fitted.features.select(example)
     # A join key the model also reads as a feature (an airport) is one input column, not two.
     keys = [k for k in (serving.get("join_keys", ()) if serving else ()) if k not in features]
@@ -119,7 +118,7 @@ def log_probability_model(
         # A multiclass model answers with one probability column per class label.
         outputs = pd.DataFrame(outputs, columns=list(classes))
     return log_pyfunc(
-        model_code=Path(model_code.__file__),
+        model_code=code_file("modelworks.serving.model_code"),
         save=fitted.save,
         signature=signature_of(inputs, outputs, optional=online),
         input_example=inputs.head(5),
@@ -127,6 +126,16 @@ def log_probability_model(
         libraries=(fitted.adapter,),
         artifact_name=artifact_name,
     )
+
+
+def code_file(module: str) -> Path:
+    """The source file of a models-from-code ``module``, found without importing it: importing
+    it would run its ``set_model`` and tie the module that logs a model to the one that serves
+    it."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(f"no model code module {module!r}")
+    return Path(spec.origin)
 
 
 def log_pyfunc(

@@ -93,7 +93,6 @@ def log_uplift_model(
     accepts the online store's features optionally (see ``tracking.log_probability_model``).
     """
     from modelworks.registry import tracking
-    from modelworks.uplift import model_code
 
     keys = list(serving["join_keys"]) if serving else []
     features = model.features.select(example)
@@ -101,7 +100,7 @@ def log_uplift_model(
     inputs = pd.concat([example[extra], features], axis=1)
     online = set(serving["online_features"]) if serving else set()
     return tracking.log_pyfunc(
-        model_code=Path(model_code.__file__),
+        model_code=tracking.code_file("modelworks.uplift.model_code"),
         save=model.save,
         signature=tracking.signature_of(
             inputs, predict_uplift_table(model, inputs, value_at_stake), optional=online

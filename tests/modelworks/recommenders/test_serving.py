@@ -185,9 +185,10 @@ def test_the_app_answers_with_the_top_k_rows(url):
     assert missing.status_code == 422 and missing.json()["detail"][0]["field"] == "user_id"
 
 
-def test_importing_the_pipeline_and_serving_modules_leaves_torch_unimported():
+def test_importing_the_task_pipeline_and_serving_modules_leaves_torch_unimported():
     code = (
-        "import sys, modelworks.recommenders.pipeline, modelworks.recommenders.serving, "
+        "import sys, modelworks.tasks.ranking, modelworks.recommenders.rows, "
+        "modelworks.recommenders.watch, modelworks.recommenders.serving, "
         "modelworks.recommenders.evaluation; assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -52,15 +51,6 @@ def fit(data: dict[str, pd.DataFrame], params: RecommenderParams = FAST) -> Hybr
     return fit_recommender(
         data["interactions"], users=data["users"], items=data["items"], params=params, device="cpu"
     )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """One torch thread: on two shared cores a second one mostly waits for the first."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -1,16 +1,18 @@
-"""Recommender pipeline nodes on tiny frames: time split, snapshots, holdout users, selection."""
+"""The rows of a ranking use case on tiny frames: time split, snapshots, holdout users, the
+training context, the scoring users; and what the parameters refuse."""
 
 from __future__ import annotations
 
-import mlflow
 import pandas as pd
 import pytest
 
 from modelworks.recommenders.params import RecommenderTrainingParams
-from modelworks.recommenders.pipeline import (
+from modelworks.recommenders.rows import (
     build_holdout_users,
+    build_scoring_users,
     build_snapshot_rows,
-    select_recommender,
+    build_training_context,
+    request_example,
     split_interactions,
 )
 
@@ -52,6 +54,8 @@ def test_the_split_holds_out_the_latest_days_of_positive_interactions():
     )
     train, holdout, split = split_interactions(interactions, PARAMS)
     assert train["at"].tolist() == [day(0), day(14)]
+    # The 7 days before the cutoff (day 14) decide early stopping and the winner.
+    assert train["validation_period"].tolist() == [False, True]
     assert holdout["at"].tolist() == [day(21)]  # the rating is no positive
     assert split == {
         "validation": day(7).isoformat(),
@@ -81,6 +85,7 @@ def test_holdout_users_find_only_items_not_excluded_and_know_who_is_new():
             "user_id": [1, 1, 2, 3, 3],
             "item_id": [10, 11, 12, 13, 13],
             "event": ["booking", "booking", "click", "booking", "booking"],
+            "at": [day(15), day(16), day(15), day(17), day(18)],
         }
     )
     training = pd.DataFrame({"user_id": [1, 2], "item_id": [10, 12]})
@@ -100,32 +105,64 @@ def test_holdout_users_find_only_items_not_excluded_and_know_who_is_new():
     assert judged["booked"].tolist() == [[10], []]
     assert judged["cold_start"].tolist() == [False, True]
     assert judged.loc[1, "taste"] == 0.5  # the cutoff's features, not an earlier snapshot's
-
-
-def test_the_winner_is_chosen_on_validation_and_measured_against_the_best_baseline(tracking):
-    def holdout(overall: float, warm: float, cold: float) -> dict[str, float]:
-        return {"ndcg_at_10": overall, "ndcg_at_10_warm": warm, "ndcg_at_10_cold": cold}
-
-    candidates = [
-        {"name": "a", "cv": {"valid_ndcg_at_10": 0.20}, "holdout": holdout(0.30, 0.32, 0.25)},
-        {"name": "b", "cv": {"valid_ndcg_at_10": 0.10}, "holdout": holdout(0.40, 0.40, 0.40)},
+    assert judged["at"].tolist() == [day(16), day(18)]  # when the last relevant item was chosen
+    # A served request carries key, features and exclusions, never the answer.
+    assert list(request_example(judged.reset_index(), PARAMS).columns) == [
+        "user_id",
+        "booked",
+        "taste",
     ]
-    baselines = [
-        {"name": "popularity", "holdout": holdout(0.10, 0.09, 0.12)},
-        {"name": "content", "holdout": holdout(0.12, 0.15, 0.01)},
-    ]
-    with mlflow.start_run():
-        best, document, logged = select_recommender(candidates, baselines)
-    assert best["name"] == "a"
-    assert best["holdout"]["ndcg_at_10_warm_over_baselines"] == pytest.approx(0.32 - 0.15)
-    assert best["holdout"]["ndcg_at_10_cold_over_baselines"] == pytest.approx(0.25 - 0.12)
-    assert document["candidate"] == "a"
-    assert document["baselines"]["content"]["holdout_ndcg_at_10_warm"] == 0.15
-    assert logged["popularity.holdout_ndcg_at_10"] == {"value": 0.1, "step": 0}
+
+
+def test_the_context_and_the_scoring_users_come_from_the_snapshots():
+    snapshots = pd.DataFrame(
+        {
+            "user_id": [1, 1, 2, 1, 2],
+            "booked": [None, [10], None, [10, 11], None],
+            "taste": [0.1, 0.5, 0.2, 0.7, 0.3],
+            "clicked_count": [1, 2, 1, 3, 1],
+            "snapshot": ["validation", "cutoff", "cutoff", "end", "end"],
+            "as_of": [day(7), day(14), day(14), day(21), day(21)],
+        }
+    )
+    items = pd.DataFrame(
+        {
+            "item_id": [10, 11, 10],
+            "kind": ["x", "y", "x"],
+            "snapshot": ["validation", "cutoff", "cutoff"],
+            "as_of": [day(7), day(14), day(14)],
+        }
+    )
+    service = {"service": "s", "feature_views": {"prefs_fv": {"features": ["clicked_count"]}}}
+    params = PARAMS.model_copy(
+        update={"users": PARAMS.users.model_copy(update={"history_views": ["prefs_fv"]})}
+    )
+    context = build_training_context(snapshots, items, service, params)
+    assert context["users"]["taste"].tolist() == [0.5, 0.2]  # the cutoff's, no exclusions
+    assert list(context["users"].columns) == ["user_id", "taste", "clicked_count"]
+    assert context["validation_users"]["taste"].tolist() == [0.1]
+    assert context["items"]["item_id"].tolist() == [11, 10]
+    assert context["history_features"] == ["clicked_count"]
+    scoring = build_scoring_users(snapshots, PARAMS)
+    assert scoring["user_id"].tolist() == [1, 2]
+    assert scoring["booked"].tolist() == [[10, 11], []]  # lists, never missing
+
+
+def test_the_selection_metric_is_a_ranking_metric():
+    settings = PARAMS.model_dump(mode="json", exclude_unset=True)
+    assert PARAMS.task == "ranking" and PARAMS.metric == "ndcg_at_10" and PARAMS.n_splits == 1
+    settings["selection_metric"] = "ndcg_at_10_cold"
+    assert RecommenderTrainingParams.model_validate(settings).metric == "ndcg_at_10_cold"
+    settings["selection_metric"] = "roc_auc"
+    with pytest.raises(ValueError, match="task 'ranking' has no metric 'roc_auc'"):
+        RecommenderTrainingParams.model_validate(settings)
 
 
 def test_a_candidate_may_not_bring_its_own_validation_period():
     settings = PARAMS.model_dump(mode="json")
     settings["candidates"] = {"hybrid": {"validation_days": 3}}
-    with pytest.raises(ValueError, match=r"set it once, as training\.validation_days"):
+    with pytest.raises(ValueError, match=r"set validation_days once, as training\.validation_days"):
+        RecommenderTrainingParams.model_validate(settings)
+    settings["candidates"] = {"hybrid": {"refit": False}}
+    with pytest.raises(ValueError, match=r"candidates \['hybrid'\] set refit"):
         RecommenderTrainingParams.model_validate(settings)
