@@ -46,7 +46,7 @@ _TASK_PARTS = {
 }
 
 TEMPLATE = """\
-# {name}: a use case declared in YAML alone (docs/declared_use_cases.md). Every key below is
+# {name}: a use case declared in YAML alone (README, "Adding a use case"). Every key below is
 # typed: a misspelt one fails at start-up, naming it. Replace the example tables (orders and
 # customers) with yours, then:
 #   kedro run --pipelines {name}_ingest    # sources -> raw -> GE gate -> entity rows, features
