@@ -2,9 +2,9 @@
 time-based fold, the refit, the baselines beside, the winner's lead over them, registration
 and the gate by the family's own metric, and the champion served and scoring a batch.
 
-The conformance suite's rows are one labelled row per prediction; a ranking's are interactions
-in and one judged user out, with a context of users and catalogue, so its lifecycle is walked
-here, node by node, on the rows ``recommenders.rows`` makes."""
+The conformance suite (tests/modelworks/tasks) checks what every family shares; this walks what
+only a ranking has, node by node, on the rows ``recommenders.rows`` makes: the fold that is the
+trainer's own early stopping, the baselines' runs and the winner's margins over them."""
 
 from __future__ import annotations
 

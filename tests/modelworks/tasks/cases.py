@@ -1,36 +1,23 @@
 """One conformance case per task family: tiny generated data, parameters and a worse model.
 
 A case says how to make rows whose label the features predict, and how to take the signal
-out of training rows (``degrade``: the label shuffled), so a model trained on degraded rows is
-worse than one trained on the real ones, judged on the same real holdout by the family's own
-selection metric. Every family in
-``modelworks.tasks.FAMILIES`` must have a case here; the suite checks that too.
+out of training rows (``degrade``: the label shuffled, a ranking's items shuffled), so a model
+trained on degraded rows is worse than one trained on the real ones, judged on the same real
+holdout by the family's own selection metric. What a case supplies is ``case.ConformanceCase``;
+every family in ``modelworks.tasks.FAMILIES`` must have a case here, and the suite checks that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from modelworks.tasks.params import TrainingParams
-
-START = pd.Timestamp("2024-01-01", tz="UTC")
-
-
-@dataclass(frozen=True)
-class ConformanceCase:
-    """What the suite needs of a family: rows, typed training params and the batch to score."""
-
-    family: str
-    params: Any
-    make_rows: Callable[[int], pd.DataFrame]
-    """seed -> labelled rows with ``id``, ``t``, the features and the label."""
-    degrade: Callable[[pd.DataFrame, int], pd.DataFrame]
-    """(training rows, seed) -> the same rows with the signal taken out."""
+from tests.modelworks.recommenders.conformance import RANKING_CASE
+from tests.modelworks.tasks.case import ConformanceCase, features, shuffle_label, tabular_rows
+from tests.modelworks.uplift.conformance import UPLIFT_CASE
 
 
 def _tabular_params(task: str, label: str = "y", **extra: Any) -> TrainingParams:
@@ -56,27 +43,8 @@ def _tabular_params(task: str, label: str = "y", **extra: Any) -> TrainingParams
     )
 
 
-def _features(seed: int, n: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "id": np.arange(n),
-            "t": START + pd.to_timedelta(np.arange(n) * 90 // n, "D"),
-            "x": rng.normal(size=n),
-            "z": rng.normal(size=n),
-            "c": rng.choice(["a", "b", "c"], size=n),
-        }
-    )
-
-
-def shuffle_label(train: pd.DataFrame, seed: int, label: str = "y") -> pd.DataFrame:
-    """The training rows with their labels shuffled: the features no longer predict them."""
-    rng = np.random.default_rng(seed + 1000)
-    return train.assign(**{label: rng.permutation(train[label].to_numpy())})
-
-
 def binary_rows(seed: int, n: int = 900) -> pd.DataFrame:
-    frame = _features(seed, n)
+    frame = features(seed, n)
     rng = np.random.default_rng(seed + 1)
     logit = 2.0 * frame["x"] - frame["z"] + np.where(frame["c"] == "a", 1.0, -0.5)
     frame["y"] = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int)
@@ -84,7 +52,7 @@ def binary_rows(seed: int, n: int = 900) -> pd.DataFrame:
 
 
 def multiclass_rows(seed: int, n: int = 900) -> pd.DataFrame:
-    frame = _features(seed, n)
+    frame = features(seed, n)
     rng = np.random.default_rng(seed + 1)
     logits = np.column_stack(
         [2 * frame["x"], 2 * frame["z"], np.where(frame["c"] == "a", 1.5, -1.0)]
@@ -94,7 +62,7 @@ def multiclass_rows(seed: int, n: int = 900) -> pd.DataFrame:
 
 
 def regression_rows(seed: int, n: int = 900) -> pd.DataFrame:
-    frame = _features(seed, n)
+    frame = features(seed, n)
     rng = np.random.default_rng(seed + 1)
     frame["y"] = (
         3.0 * frame["x"]
@@ -105,25 +73,17 @@ def regression_rows(seed: int, n: int = 900) -> pd.DataFrame:
     return frame
 
 
+def _tabular_case(family: str, make_rows: Any, **extra: Any) -> ConformanceCase:
+    params = _tabular_params(family, **extra)
+    return ConformanceCase(family, params, tabular_rows(make_rows, params), shuffle_label)
+
+
 CASES: dict[str, ConformanceCase] = {
-    "binary_classification": ConformanceCase(
-        "binary_classification",
-        _tabular_params("binary_classification"),
-        binary_rows,
-        shuffle_label,
+    "binary_classification": _tabular_case("binary_classification", binary_rows),
+    "multiclass_classification": _tabular_case(
+        "multiclass_classification", multiclass_rows, class_weight="balanced"
     ),
-    "multiclass_classification": ConformanceCase(
-        "multiclass_classification",
-        _tabular_params("multiclass_classification", class_weight="balanced"),
-        multiclass_rows,
-        shuffle_label,
-    ),
-    "regression": ConformanceCase(
-        "regression", _tabular_params("regression"), regression_rows, shuffle_label
-    ),
+    "regression": _tabular_case("regression", regression_rows),
+    "uplift": UPLIFT_CASE,
+    "ranking": RANKING_CASE,
 }
-
-# Families whose cases need their own generators; they import the helpers above.
-from tests.modelworks.uplift.conformance import UPLIFT_CASE  # noqa: E402
-
-CASES["uplift"] = UPLIFT_CASE

@@ -3,28 +3,28 @@
 In the spirit of scikit-learn's ``parametrize_with_checks``: each family fits, logs one nested
 run per fold, registers a version tagged with its use case and task, lets the gate accept a
 better and reject a worse model by its own metric's direction, serves through the pyfunc as it
-predicted in training, scores a batch, is monitored, and feeds the retrain decision. A family
-that fails here is not done.
+predicted in training, scores a batch, is monitored, and feeds the retrain decision. What is
+the family's own (its rows and context, how its signal is taken out, its reference profile,
+its monitoring, a batch whose features moved) its case supplies (``case.ConformanceCase``).
+A family that fails here is not done.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import mlflow
 import numpy as np
-import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from modelworks.monitoring import DriftParams
-from modelworks.pipelines.monitoring import decide, monitor_champion, profile_reference
+from modelworks.pipelines.monitoring import decide
 from modelworks.pipelines.training import (
     RegistryParams,
     describe_lineage,
     register_best_candidate,
     select_best_candidate,
-    split_out_of_time,
     train_candidates,
 )
 from modelworks.registry.gate import GatePolicy
@@ -32,41 +32,32 @@ from modelworks.scheduling.decision import RetrainPolicy
 from modelworks.serving.batch import ScoringParams, score_batch
 from modelworks.serving.datasets import RegisteredModelDataset
 from modelworks.tasks import FAMILIES, get_task
-from tests.modelworks.tasks.cases import CASES, ConformanceCase
+from tests.modelworks.tasks.case import ConformanceCase, Rows
+from tests.modelworks.tasks.cases import CASES
 
-FEATURE_SERVICE = {
-    "service": "toy_service",
-    "join_keys": ["id"],
-    "features": ["x", "z", "c"],
-    "repo_path": "/nowhere",  # opened only when a caller sends keys alone
-    "definitions_sha256": "0" * 64,
-    "feature_views": {},
-}
 VALIDATED = {"success": True, "suite": "raw", "validated_at": "2024-01-01", "tables": {}}
-MONITORING = DriftParams()
 
 
 def test_every_family_has_a_case() -> None:
     assert set(CASES) == set(FAMILIES)
 
 
-def _train(
-    case: ConformanceCase, rows: pd.DataFrame, use_case: str, *, degrade: bool
-) -> dict[str, Any]:
+def _train(case: ConformanceCase, rows: Rows, use_case: str, *, degrade: bool) -> dict[str, Any]:
     """One training run through the lifecycle's nodes; the registry decision and artifacts."""
     params = case.params
-    train, holdout = split_out_of_time(rows, params)
     if degrade:
-        train = case.degrade(train, 0)
+        rows = replace(rows, train=case.degrade(rows.train, 0))
     with mlflow.start_run():
-        candidates = train_candidates(train, holdout, FEATURE_SERVICE, params)
+        candidates = train_candidates(
+            rows.train, rows.holdout, dict(case.feature_service), params, context=rows.context
+        )
         best, metrics, _ = select_best_candidate(candidates, params)
-        profile = profile_reference(holdout, best, params, MONITORING)
+        profile = case.profile(rows, best, params)
         lineage = describe_lineage(
             best,
-            rows[["id", "t"]],
+            rows.entities,
             VALIDATED,
-            FEATURE_SERVICE,
+            dict(case.feature_service),
             {use_case: {"training": params.model_dump(mode="json")}},
             use_case=use_case,
         )
@@ -85,9 +76,9 @@ def _train(
             ),
         )
         decision = register_best_candidate(
-            best, lineage, holdout, {"features": []}, profile, params, registry
+            best, lineage, rows.holdout, {"features": []}, profile, params, registry
         )
-    return {"best": best, "metrics": metrics, "decision": decision, "holdout": holdout}
+    return {"best": best, "metrics": metrics, "decision": decision}
 
 
 @pytest.fixture(params=sorted(CASES))
@@ -100,7 +91,7 @@ def test_family_lives_through_the_whole_lifecycle(
 ) -> None:
     task = get_task(case.family)
     use_case = f"conformance_{case.family}"
-    rows = case.make_rows(0)
+    rows = case.rows()
     worse = _train(case, rows, use_case, degrade=True)
     better = _train(case, rows, use_case, degrade=False)
     again_worse = _train(case, rows, use_case, degrade=True)
@@ -115,7 +106,7 @@ def test_family_lives_through_the_whole_lifecycle(
     assert all(task.metrics.keys() <= fold.data.metrics.keys() for fold in folds)
 
     # The gate follows the metric's direction: the first version is champion by default, the
-    # model with signal beats it, the shuffled one after it is refused.
+    # model with signal beats it, the degraded one after it is refused.
     assert worse["decision"]["promoted"] is True
     assert better["decision"]["promoted"] is True, better["decision"]
     assert again_worse["decision"]["promoted"] is False
@@ -133,41 +124,43 @@ def test_family_lives_through_the_whole_lifecycle(
     # The served model answers as the trained one predicted, from the registry.
     served = RegisteredModelDataset(use_case).load()
     assert served.task == case.family
-    holdout = better["holdout"]
-    served_predictions = served.predict(holdout)
+    served_predictions = served.predict(rows.holdout)
     scores = task.monitored_scores(served_predictions)
     np.testing.assert_allclose(scores, best["holdout_scores"], rtol=1e-6, atol=1e-9)
-    assert task.evaluate(holdout, served_predictions, case.params)[metric] == pytest.approx(
+    assert case.served_metrics(rows, served_predictions, case.params)[metric] == pytest.approx(
         best["holdout"][metric], rel=1e-6
     )
 
     # A batch is scored with the columns the task declares, and monitored.
-    predictions, summary = score_batch(served, holdout, ScoringParams(id_columns=["id", "t"]))
-    assert len(predictions) == len(holdout)
+    scoring = rows.scoring
+    predictions, summary = score_batch(served, scoring, ScoringParams(id_columns=case.id_columns))
+    assert len(predictions) == len(scoring)
     assert set(task.scoring_columns(served_predictions)) <= set(predictions.columns)
     assert predictions["model_version"].astype(str).eq(str(champion_version.version)).all()
-    assert sum(summary["histogram"]["counts"]) == len(holdout)
+    assert sum(summary["histogram"]["counts"]) == len(scoring)
 
-    report = monitor_champion(served, holdout, case.params, MONITORING)
+    latest = rows.latest
+    report = case.monitor(served, rows, latest, case.params)
     assert report["task"] == case.family
-    assert report["realised_performance"] is not None
-    assert report["verdict"] == "ok"
+    assert report["verdict"] == "ok", report
 
     # The retrain decision: a batch whose features moved far away triggers a retrain.
-    moved = holdout.assign(x=holdout["x"] + 5.0, z=holdout["z"] * 4.0)
-    drifted = monitor_champion(served, moved, case.params, MONITORING)
+    moved = case.moved(latest)
+    drifted = case.monitor(served, rows, moved, case.params)
     assert drifted["verdict"] == "critical"
     policy = RetrainPolicy(metric=metric, max_estimated_drop=None, max_realised_drop=None)
     assert decide(drifted, served, moved, case.params, policy)["retrain"] is True
-    assert decide(report, served, holdout, case.params, policy)["retrain"] is False
-    # Labels that arrive and no longer fit trigger a retrain by the metric's own direction.
-    garbled = case.degrade(holdout, 5)
-    realised = monitor_champion(served, garbled, case.params, MONITORING)
-    worse_labels = RetrainPolicy(
-        drift=None, metric=metric, max_estimated_drop=None, max_realised_drop=0.01
-    )
-    assert decide(realised, served, garbled, case.params, worse_labels)["retrain"] is True
-    assert decide(report, served, holdout, case.params, worse_labels)["retrain"] is False
+    assert decide(report, served, latest, case.params, policy)["retrain"] is False
+    if case.realised:
+        assert report["realised_performance"] is not None
+        # Labels that arrive and no longer fit trigger a retrain by the metric's own direction.
+        garbled = case.degrade(latest, 5)
+        realised = case.monitor(served, rows, garbled, case.params)
+        worse_labels = RetrainPolicy(
+            drift=None, metric=metric, max_estimated_drop=None, max_realised_drop=0.01
+        )
+        assert decide(realised, served, garbled, case.params, worse_labels)["retrain"] is True
+        assert decide(report, served, latest, case.params, worse_labels)["retrain"] is False
 
     # The cooldown counts from the last training recorded in the registry (this batch's time).
     cooling = policy.model_copy(update={"min_days_between": 7.0})

@@ -1,6 +1,7 @@
 """The uplift family's case for the conformance suite (``tests/modelworks/tasks``): rows of a
 randomised experiment whose treatment helps where ``x`` is high and hurts where it is low, and
-the same rows with the outcome shuffled, which leaves no uplift to find."""
+the same rows with the outcome shuffled, which leaves no uplift to find. Monitored as a tabular
+family: the case's defaults."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from modelworks.uplift.params import UpliftTrainingParams
-from tests.modelworks.tasks.cases import ConformanceCase, _features, shuffle_label
+from tests.modelworks.tasks.case import ConformanceCase, features, shuffle_label, tabular_rows
 
 PARAMS = UpliftTrainingParams.model_validate(
     {
@@ -36,7 +37,7 @@ PARAMS = UpliftTrainingParams.model_validate(
 
 
 def uplift_rows(seed: int, n: int = 1_500) -> pd.DataFrame:
-    frame = _features(seed, n)
+    frame = features(seed, n)
     rng = np.random.default_rng(seed + 1)
     frame["w"] = (rng.random(n) < 0.5).astype(int)
     logit = -0.3 + 0.5 * frame["z"] + frame["w"] * (2.5 * frame["x"] + 0.5 * (frame["c"] == "a"))
@@ -50,4 +51,4 @@ def shuffle_outcome(train: pd.DataFrame, seed: int) -> pd.DataFrame:
     return shuffle_label(train, seed, label="y")
 
 
-UPLIFT_CASE = ConformanceCase("uplift", PARAMS, uplift_rows, shuffle_outcome)
+UPLIFT_CASE = ConformanceCase("uplift", PARAMS, tabular_rows(uplift_rows, PARAMS), shuffle_outcome)
