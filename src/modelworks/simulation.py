@@ -14,6 +14,7 @@ replay can be browsed in the MLflow UI.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,7 @@ from modelworks.registry import tracking
 from modelworks.registry.promotion import CHAMPION, PREVIOUS_CHAMPION
 from modelworks.scheduling.decision import RetrainPolicy, decide_retrain
 from modelworks.serving.datasets import RegisteredModelDataset, ServedModel
+from modelworks.training.figures import agg_figure
 
 SUFFIX = "_simulation"
 
@@ -77,6 +79,9 @@ def simulate(
     registry = registry.model_copy(update={"model_name": registry.model_name + SUFFIX})
     retrain = retrain.model_copy(update={"min_days_between": simulation.min_days_between_retrains})
     _clear_aliases(registry.model_name)
+    retrainer = _Retrainer(
+        validation_report, feature_service, parameters, training, registry, monitoring, use_case
+    )
     rows = rows.sort_values(training.time_column, kind="stable").reset_index(drop=True)
     times = pd.to_datetime(rows[training.time_column], utc=True)
     known = pd.to_datetime(rows[simulation.label_available_column], utc=True)
@@ -116,10 +121,7 @@ def simulate(
             if decision["retrain"]:
                 last_retrain = as_of
                 labelled = rows[(times < as_of) & (known <= as_of)]
-                outcome = _train_and_gate(
-                    labelled, batch, validation_report, feature_service, parameters,
-                    training, registry, monitoring, use_case,
-                )  # fmt: skip
+                outcome = retrainer.train_and_gate(labelled, batch)
                 record |= {"trained_version": outcome.get("version"), "action": outcome["action"]}
                 if outcome.get("promoted"):
                     champion = RegisteredModelDataset(registry.model_name).load()
@@ -186,37 +188,45 @@ def _latest_realised(
     return None
 
 
-def _train_and_gate(
-    labelled: pd.DataFrame,
-    batch: pd.DataFrame,
-    validation_report: dict[str, Any],
-    feature_service: dict[str, Any],
-    parameters: dict[str, Any],
-    training: TrainingParams,
-    registry: RegistryParams,
-    monitoring: DriftParams,
-    use_case: str,
-) -> dict[str, Any]:
-    """One retrain through the nodes every training run uses, ending at the gate."""
-    train, holdout = split_out_of_time(labelled, training)
-    candidates = train_candidates(train, holdout, feature_service, training)
-    best, _, _ = select_best_candidate(candidates, training)
-    profile = profile_reference(holdout, best, training, monitoring)
-    drift = detect_drift(profile, batch, monitoring)
-    entity_columns = [c for c in labelled.columns if c not in feature_service["features"]]
-    replay_parameters = {
-        **parameters,
-        use_case: {**parameters[use_case], "training": training, "registry": registry},
-    }
-    lineage = describe_lineage(
-        best,
-        labelled[entity_columns],
-        validation_report,
-        feature_service,
-        replay_parameters,
-        use_case=use_case,
-    )
-    return register_best_candidate(best, lineage, holdout, drift, profile, training, registry)
+@dataclass(frozen=True)
+class _Retrainer:
+    """What every retrain of a replay trains with, besides the rows known by then."""
+
+    validation_report: dict[str, Any]
+    feature_service: dict[str, Any]
+    parameters: dict[str, Any]
+    training: TrainingParams
+    registry: RegistryParams
+    monitoring: DriftParams
+    use_case: str
+
+    def train_and_gate(self, labelled: pd.DataFrame, batch: pd.DataFrame) -> dict[str, Any]:
+        """One retrain through the nodes every training run uses, ending at the gate."""
+        train, holdout = split_out_of_time(labelled, self.training)
+        candidates = train_candidates(train, holdout, self.feature_service, self.training)
+        best, _, _ = select_best_candidate(candidates, self.training)
+        profile = profile_reference(holdout, best, self.training, self.monitoring)
+        drift = detect_drift(profile, batch, self.monitoring)
+        entity_columns = [c for c in labelled.columns if c not in self.feature_service["features"]]
+        replay_parameters = {
+            **self.parameters,
+            self.use_case: {
+                **self.parameters[self.use_case],
+                "training": self.training,
+                "registry": self.registry,
+            },
+        }
+        lineage = describe_lineage(
+            best,
+            labelled[entity_columns],
+            self.validation_report,
+            self.feature_service,
+            replay_parameters,
+            use_case=self.use_case,
+        )
+        return register_best_candidate(
+            best, lineage, holdout, drift, profile, self.training, self.registry
+        )
 
 
 def _monitoring_fields(summary: dict[str, Any], label: str, metric: str) -> dict[str, Any]:
@@ -283,11 +293,7 @@ def timeline_figure(timeline: pd.DataFrame, summary: dict[str, Any], *, metric: 
     """Three panels by week: the metric estimated without labels and realised once they
     arrive; the realised Brier score of the champion against the first model left in place;
     the largest feature PSI. Shift, retrains and promotions are marked on all three."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(10, 9), layout="constrained")
-    FigureCanvasAgg(figure)
+    figure = agg_figure((10, 9), layout="constrained")
     quality, calibration, drift = figure.subplots(3, 1, sharex=True, height_ratios=[3, 3, 2])
     weeks = timeline["week"]
     if f"estimated_{metric}" in timeline:

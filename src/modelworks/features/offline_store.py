@@ -26,13 +26,10 @@ feature logging, saved datasets).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Final, Literal
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -50,33 +47,33 @@ from feast.infra.registry.base_registry import BaseRegistry
 from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.repo_config import FeastConfigBaseModel, RepoConfig
 
-STORE_TYPE: Final = "modelworks.features.offline_store.DuckDBAsofOfflineStore"
+from modelworks.features.offline_sql import (
+    EVENT_TS,
+    ROW,
+    ViewPlan,
+    connect,
+    fetch_arrow,
+    fetch_query,
+    match_query,
+    pull_query,
+    scan,
+)
 
-# Columns of the request table sent to DuckDB; entity columns never reach it under these names.
-ROW = "__row"
-EVENT_TS = "__event_ts"
-# Where a row sits in a parquet source: file number and row number in one integer (a file holds
-# fewer than 2**40 rows), so the join carries and matches one column instead of two.
-POSITION = "(file_index::BIGINT << 40) | file_row_number"
+__all__ = [
+    "STORE_TYPE",
+    "DuckDBAsofOfflineStore",
+    "DuckDBAsofOfflineStoreConfig",
+    "DuckDBAsofRetrievalJob",
+    "ViewPlan",
+]
+
+STORE_TYPE: Final = "modelworks.features.offline_store.DuckDBAsofOfflineStore"
 
 
 class DuckDBAsofOfflineStoreConfig(FeastConfigBaseModel):
     """``offline_store:`` section of ``feature_store.yaml`` selecting this store."""
 
     type: Literal["modelworks.features.offline_store.DuckDBAsofOfflineStore"] = STORE_TYPE
-
-
-@dataclass(frozen=True)
-class ViewPlan:
-    """What one feature view contributes to a retrieval, in source-column terms."""
-
-    name: str
-    path: str
-    keys: list[tuple[str, str]]  # (source column, entity dataframe column)
-    timestamp: str
-    created: str | None
-    ttl: timedelta | None
-    features: list[tuple[str, str]]  # (source column, output column)
 
 
 class DuckDBAsofRetrievalJob(RetrievalJob):
@@ -174,16 +171,17 @@ class DuckDBAsofOfflineStore(OfflineStore):
         end_date: datetime,
     ) -> RetrievalJob:
         """Per join key, the latest source row with event time in ``[start_date, end_date]``."""
-        path = _parquet_path(config, data_source, f"data source {data_source.name!r}")
-        query = _pull_query(
-            path,
-            [*join_key_columns, *feature_name_columns],
+        return DuckDBAsofOfflineStore.pull_all_from_table_or_query(
+            config,
+            data_source,
+            join_key_columns,
+            feature_name_columns,
             timestamp_field,
             created_timestamp_column,
-            (start_date, end_date),
+            start_date,
+            end_date,
             latest_per=join_key_columns,
         )
-        return DuckDBAsofRetrievalJob(lambda: _fetch_arrow(query))
 
     @staticmethod
     def pull_all_from_table_or_query(
@@ -195,17 +193,24 @@ class DuckDBAsofOfflineStore(OfflineStore):
         created_timestamp_column: str | None = None,
         start_date: datetime | None = None,
         end_date: datetime | None = None,
+        *,
+        latest_per: list[str] | None = None,
     ) -> RetrievalJob:
-        """Every source row with event time in ``[start_date, end_date]`` (either may be open)."""
+        """Every source row with event time in ``[start_date, end_date]`` (either may be open).
+
+        With ``latest_per`` (not a Feast argument: ``pull_latest_from_table_or_query`` passes
+        its join keys), only the newest such row per key.
+        """
         path = _parquet_path(config, data_source, f"data source {data_source.name!r}")
-        query = _pull_query(
+        query = pull_query(
             path,
             [*join_key_columns, *feature_name_columns],
             timestamp_field,
             created_timestamp_column,
             (start_date, end_date),
+            latest_per=latest_per,
         )
-        return DuckDBAsofRetrievalJob(lambda: _fetch_arrow(query))
+        return DuckDBAsofRetrievalJob(lambda: fetch_arrow(query))
 
 
 def _plan_view(
@@ -263,8 +268,8 @@ def _check_source_columns(plan: ViewPlan) -> None:
     needed = [s for s, _ in plan.keys] + [plan.timestamp] + [s for s, _ in plan.features]
     if plan.created:
         needed.append(plan.created)
-    with _connect() as con:
-        described = con.execute(f"DESCRIBE SELECT * FROM {_scan(plan.path)}").fetchall()
+    with connect() as con:
+        described = con.execute(f"DESCRIBE SELECT * FROM {scan(plan.path)}").fetchall()
     present = {row[0] for row in described}
     missing = [c for c in needed if c not in present]
     if missing:
@@ -303,166 +308,13 @@ def _point_in_time_join(
     request[EVENT_TS] = event_times.reset_index(drop=True)
     request[ROW] = np.arange(len(request))
     span = (_to_datetime(event_times.min()), _to_datetime(event_times.max()))
-    with _connect() as con:
+    with connect() as con:
         con.register("entity_rows", request)
-        con.execute(f"CREATE TEMP TABLE matches AS {_match_query(plans, span)}")
-        features = con.execute(_fetch_query(plans)).to_arrow_table()
+        con.execute(f"CREATE TEMP TABLE matches AS {match_query(plans, span)}")
+        features = con.execute(fetch_query(plans)).to_arrow_table()
     for name, column in zip(features.column_names, features.columns, strict=True):
         result = result.append_column(name, column)
     return result
-
-
-def _match_query(plans: list[ViewPlan], span: tuple[datetime | None, datetime | None]) -> str:
-    """Per entity row and view: where in its parquet source the row's feature values are.
-
-    The position is null when nothing is known at the entity's time, or what is known is older
-    than the view's TTL: the latest row at or before the event time is checked against the TTL,
-    for if it is too old, so is every other candidate. ``span`` is the first and last entity
-    event time.
-    """
-    selected = [f"e.{ROW}"]
-    joins = []
-    for i, plan in enumerate(plans):
-        v = f"v{i}"
-        position = f"{v}.__position"
-        if plan.ttl is not None:
-            fresh = f"{v}.__ts >= e.{EVENT_TS} - {_interval(plan.ttl)}"
-            position = f"CASE WHEN {fresh} THEN {position} END"
-        selected.append(f"{position} AS {v}")
-        keys = [f"e.{_ident(e)} = {v}.{_ident(s)}" for s, e in plan.keys]
-        joins.append(
-            f"ASOF LEFT JOIN ({_positions(plan, span)}) {v} "
-            f"ON {' AND '.join([*keys, _not_later(plan, v)])}"
-        )
-    return f"SELECT {', '.join(selected)} FROM entity_rows e {' '.join(joins)}"
-
-
-def _positions(plan: ViewPlan, span: tuple[datetime | None, datetime | None]) -> str:
-    """The view's source rows as join key, UTC event time and position; no feature values.
-
-    Rows stamped after the last entity event time, or older than the TTL at the first one, can
-    answer no entity row: they are left out before the join sorts the rest.
-    """
-    ts = _utc_sql(plan.timestamp)
-    first, last = span
-    # Without a TTL, a row of any age may be the latest one known.
-    oldest = first - plan.ttl if first is not None and plan.ttl is not None else None
-    columns = [_ident(s) for s, _ in plan.keys]
-    columns += [f"{ts} AS __ts", f"{POSITION} AS __position"]
-    if plan.created:
-        # Equal event times are ranked by created time, so ASOF compares both as one value;
-        # a missing created time ranks below any known one.
-        created = f"coalesce({_utc_sql(plan.created)}, '-infinity'::TIMESTAMPTZ)"
-        columns.append(f"{{'ts': {ts}, 'created': {created}}} AS __rank")
-    return f"SELECT {', '.join(columns)} FROM {_scan(plan.path)} WHERE {_within(ts, oldest, last)}"
-
-
-def _not_later(plan: ViewPlan, v: str) -> str:
-    """ASOF inequality: the source row is stamped at or before the entity's event time."""
-    if plan.created:
-        return f"{{'ts': e.{EVENT_TS}, 'created': 'infinity'::TIMESTAMPTZ}} >= {v}.__rank"
-    return f"e.{EVENT_TS} >= {v}.__ts"
-
-
-def _fetch_query(plans: list[ViewPlan]) -> str:
-    """Every view's feature values at the matched positions, in entity-row order."""
-    selected = []
-    joins = []
-    for i, plan in enumerate(plans):
-        v = f"v{i}"
-        columns = [f"{POSITION} AS __position"]
-        columns += [f"{_ident(s)} AS {_ident(o)}" for s, o in plan.features]
-        selected += [f"{v}.{_ident(o)}" for _, o in plan.features]
-        joins.append(
-            f"LEFT JOIN (SELECT {', '.join(columns)} FROM {_scan(plan.path)}) {v} "
-            f"ON m.{v} = {v}.__position"
-        )
-    return f"SELECT {', '.join(selected)} FROM matches m {' '.join(joins)} ORDER BY m.{ROW}"
-
-
-def _pull_query(
-    path: str,
-    columns: list[str],
-    timestamp: str,
-    created: str | None,
-    window: tuple[datetime | None, datetime | None],
-    latest_per: list[str] | None = None,
-) -> str:
-    """Source rows with event time in ``window`` (an open end is no bound), with both timestamps.
-
-    With ``latest_per``, only the newest row of each such key: by event time, then created
-    time (a missing one ranks last).
-    """
-    selected = [*columns, timestamp, *([created] if created else [])]
-    ts = _utc_sql(timestamp)
-    query = (
-        f"SELECT {', '.join(_ident(c) for c in dict.fromkeys(selected))} FROM {_scan(path)} "
-        f"WHERE {_within(ts, *window)}"
-    )
-    if latest_per is None:
-        return query
-    partition = f"PARTITION BY {', '.join(_ident(k) for k in latest_per)} " if latest_per else ""
-    order = f"{ts} DESC" + (f", {_utc_sql(created)} DESC NULLS LAST" if created else "")
-    return f"{query} QUALIFY row_number() OVER ({partition}ORDER BY {order}) = 1"
-
-
-def _within(ts: str, start: datetime | None, end: datetime | None) -> str:
-    """SQL condition: timestamp ``ts`` is known and in ``[start, end]``; no bound where None."""
-    bounds = [f"{ts} IS NOT NULL"]
-    if start is not None:
-        bounds.append(f"{ts} >= {_timestamp_literal(start)}")
-    if end is not None:
-        bounds.append(f"{ts} <= {_timestamp_literal(end)}")
-    return " AND ".join(bounds)
-
-
-def _fetch_arrow(query: str) -> pa.Table:
-    """Run one query on a fresh connection."""
-    with _connect() as con:
-        return con.execute(query).to_arrow_table()
-
-
-@contextmanager
-def _connect() -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB connection in UTC, so naive timestamps are read as UTC."""
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        yield con
-    finally:
-        con.close()
-
-
-def _scan(path: str) -> str:
-    """``read_parquet`` over a file, a folder of files or a glob."""
-    return f"read_parquet({_string_literal(path)})"
-
-
-def _utc_sql(column: str) -> str:
-    """A source timestamp column as TIMESTAMPTZ (naive values taken as UTC)."""
-    return f"CAST({_ident(column)} AS TIMESTAMPTZ)"
-
-
-def _ident(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _string_literal(text: str) -> str:
-    """A quoted SQL string."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _timestamp_literal(moment: datetime) -> str:
-    """A TIMESTAMPTZ literal; a naive datetime is taken as UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return f"'{moment.astimezone(UTC).isoformat()}'::TIMESTAMPTZ"
-
-
-def _interval(span: timedelta) -> str:
-    """A duration as a DuckDB interval, in whole microseconds (its timestamp resolution)."""
-    return f"to_microseconds({span // timedelta(microseconds=1)})"
 
 
 def _utc(values: pd.Series) -> pd.Series:

@@ -17,7 +17,7 @@ from kedro.pipeline import Pipeline, node
 from modelworks.params import to_plain
 from modelworks.registry import promotion, tracking
 from modelworks.registry.lineage import LINEAGE_FILE, PROFILE_FILE, build_lineage, lineage_tags
-from modelworks.tasks import Task, get_task
+from modelworks.tasks import Fit, Task, get_task
 from modelworks.tasks.params import RegistryParams, TrainingParams
 from modelworks.training import out_of_time_split, summarise_folds
 
@@ -70,11 +70,9 @@ def _cross_validate(
         with tracking.fold_run(name, fold):
             start = time.perf_counter()
             fitted = task.fit(
-                candidate,
-                fitting.iloc[keep_idx],
-                params,
-                context,
-                valid=fitting.iloc[stop_idx],
+                Fit(
+                    candidate, fitting.iloc[keep_idx], params, context, valid=fitting.iloc[stop_idx]
+                )
             )
             fit_seconds += time.perf_counter() - start
             metrics = task.evaluate(scored, task.predict(fitted, scored, context), params)
@@ -105,7 +103,8 @@ def _train_candidate(
         cv, n_rounds, fit_seconds = _cross_validate(task, name, candidate, train, params, context)
         tracking.log_metrics(cv, prefix="cv_")
         start = time.perf_counter()
-        final = task.fit(candidate, train, params, context, n_rounds=n_rounds)
+        refit = Fit(candidate, train, params, context, n_rounds=n_rounds)
+        final = task.fit(refit)
         # Folds and refit: what the pipeline benchmark counts as model fitting.
         tracking.log_metrics({"fit_seconds": fit_seconds + time.perf_counter() - start})
         predictions = task.predict(final, holdout, context)
@@ -114,7 +113,7 @@ def _train_candidate(
         for path, item in task.evidence(name, final, holdout, predictions, params).items():
             log = tracking.log_dict if isinstance(item, Mapping) else tracking.log_figure
             log(item, path)
-        model_uri = task.log_model(final, holdout, params, context, serving)
+        model_uri = task.log_model(final, holdout, refit, serving)
     return {
         "name": name,
         "task": task.name,

@@ -16,6 +16,7 @@ log says why a model was (or was not) retrained:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -45,6 +46,7 @@ def decide_retrain(
     policy: RetrainPolicy,
     last_retrain_at: datetime | None = None,
     higher_is_better: bool = True,
+    extra_triggers: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """``{"retrain": bool, "reasons": [...], "triggers": [...], ...}`` for one batch.
 
@@ -52,7 +54,8 @@ def decide_retrain(
     data); without a champion the answer is always to train. ``as_of`` is the batch's time,
     which is the data's clock, not the wall clock, so replays decide as they would have.
     ``higher_is_better`` is the direction of ``policy.metric``: a drop of a loss (RMSE, log
-    loss) is a rise.
+    loss) is a rise. ``extra_triggers`` are a task family's own, already evaluated (an
+    uplift's realised Qini), held to the same cooldown.
     """
     if champion is None:
         return _decision(True, ["no champion yet"], [], as_of, champion)
@@ -102,6 +105,7 @@ def decide_retrain(
                 "age", age > policy.max_age_days, round(age, 2), f"> {policy.max_age_days} days"
             )
         )
+    triggers.extend(extra_triggers)
     fired = [t["trigger"] for t in triggers if t["fired"]]
     if fired and last_retrain_at is not None and policy.min_days_between > 0:
         since = (as_of - last_retrain_at).total_seconds() / 86400

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-from modelworks.tasks.base import Task
+from modelworks.tasks.base import Fit, Task
 
 # name -> "module:Class"; the names are the values of ``training.task`` in a use case's YAML,
 # and the ``task`` tag of every registered version.
@@ -35,4 +35,4 @@ def get_task(name: str) -> Task:
     return task
 
 
-__all__ = ["FAMILIES", "Task", "get_task"]
+__all__ = ["FAMILIES", "Fit", "Task", "get_task"]

@@ -20,11 +20,30 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+
+Serving = Mapping[str, Any] | None
+"""Where a served model reads its features: ``feature_service``, ``join_keys``,
+``online_features`` and ``feature_repo`` of the use case's Feast service."""
+
+
+@dataclass(frozen=True)
+class Fit:
+    """One fit the lifecycle asks a family for: ``candidate`` on ``rows``, early-stopping on
+    ``valid`` (a fold) or trained for exactly ``n_rounds`` (the refit)."""
+
+    candidate: Any
+    rows: pd.DataFrame
+    params: Any
+    context: Mapping[str, Any]
+    """What every fit of the run shares (``Task.prepare``, and the use case's own context)."""
+    valid: pd.DataFrame | None = None
+    n_rounds: int | None = None
 
 
 class Task(ABC):
@@ -77,17 +96,8 @@ class Task(ABC):
         return {}
 
     @abstractmethod
-    def fit(
-        self,
-        candidate: Any,
-        rows: pd.DataFrame,
-        params: Any,
-        context: Mapping[str, Any],
-        *,
-        valid: pd.DataFrame | None = None,
-        n_rounds: int | None = None,
-    ) -> Any:
-        """A fitted model: early stopping on ``valid`` or exactly ``n_rounds``."""
+    def fit(self, job: Fit) -> Any:
+        """A fitted model, as ``job`` asks."""
 
     @abstractmethod
     def rounds(self, fitted: Any) -> int:
@@ -139,19 +149,15 @@ class Task(ABC):
         return margins
 
     def candidate_tags(self, candidate: Any) -> dict[str, str]:
-        """Tags of a candidate's run and registered version beyond name and adapter."""
-        return {}
+        """Tags of a candidate's run and registered version beyond its name: the model
+        library it wraps, and what else the family says of it."""
+        adapter = getattr(candidate, "adapter", None)
+        return {} if adapter is None else {"modelworks.adapter": str(adapter)}
 
     @abstractmethod
-    def log_model(
-        self,
-        fitted: Any,
-        example: pd.DataFrame,
-        params: Any,
-        context: Mapping[str, Any],
-        serving: Mapping[str, Any] | None,
-    ) -> str:
-        """Log the served model (a pyfunc) in the active run; its model URI."""
+    def log_model(self, fitted: Any, example: pd.DataFrame, job: Fit, serving: Serving) -> str:
+        """Log ``fitted``, made by ``job``, as the served model (a pyfunc) in the active run,
+        with ``example`` rows; its model URI."""
 
     # --- registry ---------------------------------------------------------------------------
 
@@ -211,7 +217,8 @@ class Task(ABC):
     ) -> dict[str, Any]:
         """Whether to retrain ``champion`` (a ``ServedModel``) after its monitoring run
         ``summary``: ``scheduling.decision.decide_retrain``'s triggers under ``policy``, held
-        back within its cooldown after ``last_retrain_at``; a family may add its own triggers."""
+        back within its cooldown after ``last_retrain_at``, with the family's own triggers
+        (``retrain_triggers``)."""
         from modelworks.scheduling.decision import decide_retrain
 
         return decide_retrain(
@@ -221,4 +228,12 @@ class Task(ABC):
             policy=policy,
             last_retrain_at=last_retrain_at,
             higher_is_better=self.metrics.get(policy.metric, True),
+            extra_triggers=self.retrain_triggers(summary, champion, policy),
         )
+
+    def retrain_triggers(
+        self, summary: dict[str, Any], champion: Any, policy: Any
+    ) -> list[dict[str, Any]]:
+        """The family's own retrain triggers, evaluated on the monitoring ``summary``; each
+        ``{"trigger", "fired", "value", "threshold"}``. None by default."""
+        return []

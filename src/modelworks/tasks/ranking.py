@@ -43,7 +43,7 @@ from modelworks.recommenders.rows import (
     interaction_columns,
     request_example,
 )
-from modelworks.tasks.base import Task
+from modelworks.tasks.base import Fit, Serving, Task
 
 GROUPS = ("", "_warm", "_cold")
 EXCLUDE = "exclude_feature"
@@ -106,39 +106,30 @@ class Ranking(Task):
     def prepare(self, train: pd.DataFrame, params: Any) -> dict[str, Any]:
         return {EXCLUDE: params.users.exclude_feature}
 
-    def fit(
-        self,
-        candidate: Any,
-        rows: pd.DataFrame,
-        params: Any,
-        context: Mapping[str, Any],
-        *,
-        valid: pd.DataFrame | None = None,
-        n_rounds: int | None = None,
-    ) -> Any:
-        """With ``valid``: up to ``max_epochs`` on ``rows`` ranked with the tables of the
-        validation start, stopped early by NDCG@10 of ``valid``; else ``n_rounds`` epochs (a
-        refit) or ``max_epochs`` on ``rows`` with the tables of the cutoff."""
+    def fit(self, job: Fit) -> Any:
+        """With ``job.valid``: up to ``max_epochs`` on ``job.rows`` ranked with the tables of the
+        validation start, stopped early by NDCG@10 of ``job.valid``; else ``job.n_rounds`` epochs (a
+        refit) or ``max_epochs`` on ``job.rows`` with the tables of the cutoff."""
         from modelworks.recommenders.hybrid import torch_threads
         from modelworks.recommenders.trainer import recommender_trainer
 
-        users = context[USERS]
-        with torch_threads(params.torch_threads):
+        users = job.context[USERS]
+        with torch_threads(job.params.torch_threads):
             trainer = recommender_trainer(
-                rows,
+                job.rows,
                 users=users,
-                items=context[ITEMS],
-                params=candidate,
-                columns=interaction_columns(params),
-                history_features=context[HISTORY_FEATURES],
-                request_users=rows[[c for c in users.columns if c != params.users.key]],
+                items=job.context[ITEMS],
+                params=job.candidate,
+                columns=interaction_columns(job.params),
+                history_features=job.context[HISTORY_FEATURES],
+                request_users=job.rows[[c for c in users.columns if c != job.params.users.key]],
             )
-            if valid is None:
-                phase = "train" if n_rounds is None else "refit"
-                return trainer.fit(rows, n_rounds or candidate.max_epochs, phase=phase)
-            then = trainer.features_at(context[VALIDATION_USERS], context[VALIDATION_ITEMS])
+            if job.valid is None:
+                phase = "train" if job.n_rounds is None else "refit"
+                return trainer.fit(job.rows, job.n_rounds or job.candidate.max_epochs, phase=phase)
+            then = trainer.features_at(job.context[VALIDATION_USERS], job.context[VALIDATION_ITEMS])
             return trainer.fit(
-                rows, candidate.max_epochs, phase="validate", features=then, valid=valid
+                job.rows, job.candidate.max_epochs, phase="validate", features=then, valid=job.valid
             )
 
     def rounds(self, fitted: Any) -> int:
@@ -175,17 +166,7 @@ class Ranking(Task):
 
         return {"plots/learning_curve.png": learning_curve_figure(fitted.history)}
 
-    def candidate_tags(self, candidate: Any) -> dict[str, str]:
-        return {"modelworks.adapter": candidate.adapter}
-
-    def log_model(
-        self,
-        fitted: Any,
-        example: pd.DataFrame,
-        params: Any,
-        context: Mapping[str, Any],
-        serving: Mapping[str, Any] | None,
-    ) -> str:
+    def log_model(self, fitted: Any, example: pd.DataFrame, job: Fit, serving: Serving) -> str:
         """The top-k pyfunc, reading users' features from the online store of their service;
         beside it, its epochs (``best_epoch``) and training throughput (``samples_per_second``),
         which the recommender benchmark reads."""
@@ -197,12 +178,12 @@ class Ranking(Task):
             {"best_epoch": history.best_epoch, "samples_per_second": history.samples_per_second}
         )
         config = {
-            "user_key": params.users.key,
-            "user_service": params.users.service,
-            "exclude_feature": params.users.exclude_feature,
+            "user_key": job.params.users.key,
+            "user_service": job.params.users.service,
+            "exclude_feature": job.params.users.exclude_feature,
             "feature_repo": (serving or {}).get("feature_repo"),
         }
-        return log_recommender(fitted, request_example(example, params), config=config)
+        return log_recommender(fitted, request_example(example, job.params), config=config)
 
     def baselines(
         self,

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from modelworks.tasks.base import Task
+from modelworks.tasks.base import Fit, Serving, Task
 from modelworks.training import get_adapter
 from modelworks.training.adapters.base import Objective
 
@@ -74,29 +74,20 @@ class TabularTask(Task):
     def n_classes(self, context: Mapping[str, Any]) -> int | None:
         return None
 
-    def fit(
-        self,
-        candidate: Any,
-        rows: pd.DataFrame,
-        params: Any,
-        context: Mapping[str, Any],
-        *,
-        valid: pd.DataFrame | None = None,
-        n_rounds: int | None = None,
-    ) -> Any:
-        y = self.labels(rows, params, context)
-        return get_adapter(candidate.adapter).fit(
-            rows,
+    def fit(self, job: Fit) -> Any:
+        y = self.labels(job.rows, job.params, job.context)
+        return get_adapter(job.candidate.adapter).fit(
+            job.rows,
             y,
-            features=params.features,
-            candidate=candidate,
-            seed=params.seed,
+            features=job.params.features,
+            candidate=job.candidate,
+            seed=job.params.seed,
             objective=self.objective,
-            n_classes=self.n_classes(context),
-            sample_weight=self.sample_weight(y, params, context),
-            X_valid=valid,
-            y_valid=None if valid is None else self.labels(valid, params, context),
-            n_rounds=n_rounds,
+            n_classes=self.n_classes(job.context),
+            sample_weight=self.sample_weight(y, job.params, job.context),
+            X_valid=job.valid,
+            y_valid=None if job.valid is None else self.labels(job.valid, job.params, job.context),
+            n_rounds=job.n_rounds,
         )
 
     def rounds(self, fitted: Any) -> int:
@@ -105,21 +96,11 @@ class TabularTask(Task):
     def predict(self, fitted: Any, rows: pd.DataFrame, context: Mapping[str, Any]) -> Any:
         return np.asarray(fitted.predict(rows))
 
-    def candidate_tags(self, candidate: Any) -> dict[str, str]:
-        return {"modelworks.adapter": candidate.adapter}
-
-    def log_model(
-        self,
-        fitted: Any,
-        example: pd.DataFrame,
-        params: Any,
-        context: Mapping[str, Any],
-        serving: Mapping[str, Any] | None,
-    ) -> str:
+    def log_model(self, fitted: Any, example: pd.DataFrame, job: Fit, serving: Serving) -> str:
         from modelworks.registry import tracking
 
         return tracking.log_probability_model(
-            fitted, example, serving={**(serving or {}), **context} or None
+            fitted, example, serving={**(serving or {}), **job.context} or None
         )
 
     # --- registry ---------------------------------------------------------------------------

@@ -12,13 +12,12 @@ profit at the treatment's cost; the gate rescores both models on the holdout row
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
 
-from modelworks.tasks.base import Task
+from modelworks.tasks.base import Fit, Serving, Task
 from modelworks.uplift.params import UpliftMetric
 from modelworks.uplift.serving import OUTPUT_COLUMNS, REVENUE_UPLIFT, UPLIFT, VALUE_AT_STAKE
 
@@ -76,28 +75,21 @@ class Uplift(Task):
         # The served model multiplies its uplift by this column of the rows it is sent.
         return {VALUE_AT_STAKE: params.value_at_stake}
 
-    def fit(
-        self,
-        candidate: Any,
-        rows: pd.DataFrame,
-        params: Any,
-        context: Mapping[str, Any],
-        *,
-        valid: pd.DataFrame | None = None,
-        n_rounds: int | None = None,
-    ) -> Any:
+    def fit(self, job: Fit) -> Any:
         from modelworks.uplift.learners import UpliftData, fit_uplift_model
 
         def data(frame: pd.DataFrame) -> UpliftData:
-            return UpliftData.from_frame(frame, treatment=params.treatment, outcome=params.outcome)
+            return UpliftData.from_frame(
+                frame, treatment=job.params.treatment, outcome=job.params.outcome
+            )
 
         return fit_uplift_model(
-            data(rows),
-            features=params.features,
-            candidate=candidate,
-            seed=params.seed,
-            valid=None if valid is None else data(valid),
-            n_rounds=n_rounds,
+            data(job.rows),
+            features=job.params.features,
+            candidate=job.candidate,
+            seed=job.params.seed,
+            valid=None if job.valid is None else data(job.valid),
+            n_rounds=job.n_rounds,
         )
 
     def rounds(self, fitted: Any) -> int:
@@ -171,18 +163,11 @@ class Uplift(Task):
     def candidate_tags(self, candidate: Any) -> dict[str, str]:
         return {"modelworks.adapter": candidate.adapter, "modelworks.learner": candidate.learner}
 
-    def log_model(
-        self,
-        fitted: Any,
-        example: pd.DataFrame,
-        params: Any,
-        context: Mapping[str, Any],
-        serving: Mapping[str, Any] | None,
-    ) -> str:
+    def log_model(self, fitted: Any, example: pd.DataFrame, job: Fit, serving: Serving) -> str:
         from modelworks.uplift.serving import log_uplift_model
 
         return log_uplift_model(
-            fitted, example, value_at_stake=str(context[VALUE_AT_STAKE]), serving=serving
+            fitted, example, value_at_stake=str(job.context[VALUE_AT_STAKE]), serving=serving
         )
 
     # --- registry ---------------------------------------------------------------------------
@@ -231,30 +216,15 @@ class Uplift(Task):
     def score_range(self) -> tuple[float, float] | None:
         return (-1.0, 1.0)
 
-    def decide_retrain(
-        self,
-        summary: dict[str, Any],
-        champion: Any,
-        *,
-        as_of: datetime,
-        policy: Any,
-        last_retrain_at: datetime | None,
-    ) -> dict[str, Any]:
-        """Drift and age, and the realised Qini on the treatment list's holdouts against the
-        champion's own holdout Qini (its reference profile's performance)."""
-        from modelworks.uplift.monitoring import decide_uplift_retrain
+    def retrain_triggers(
+        self, summary: dict[str, Any], champion: Any, policy: Any
+    ) -> list[dict[str, Any]]:
+        """The realised Qini on the treatment list's holdouts against the champion's own
+        holdout Qini (its reference profile's performance)."""
+        from modelworks.uplift.monitoring import qini_triggers
 
-        return decide_uplift_retrain(
-            summary,
-            champion={
-                "version": champion.version,
-                "data_through": champion.data_through,
-                "qini_coefficient": _reference_metrics(champion).get("qini_coefficient"),
-            },
-            as_of=as_of,
-            policy=policy,
-            last_retrain_at=last_retrain_at,
-        )
+        reference = _reference_metrics(champion).get("qini_coefficient")
+        return qini_triggers(summary, reference, policy)
 
 
 def _reference_metrics(champion: Any) -> dict[str, Any]:

@@ -5,17 +5,8 @@ Nothing here talks to MLflow: functions return models, numbers and figures, and 
 logs them. CatBoost and LightGBM are imported only when a model is trained or loaded.
 """
 
-from modelworks.training.adapters import (
-    METADATA_FILE,
-    CandidateParams,
-    FittedModel,
-    ModelAdapter,
-    Objective,
-    get_adapter,
-    load_fitted,
-    register_adapter,
-    registered_adapters,
-)
+from modelworks.training import adapters
+from modelworks.training.adapters import *  # noqa: F403  (adapters.__all__, exported again below)
 from modelworks.training.features import FeatureSpec
 from modelworks.training.metrics import (
     METRIC_DIRECTIONS,
@@ -44,28 +35,20 @@ from modelworks.training.splits import (
 )
 
 __all__ = [
-    "METADATA_FILE",
+    *adapters.__all__,
     "METRIC_DIRECTIONS",
-    "CandidateParams",
     "FeatureSpec",
-    "FittedModel",
-    "ModelAdapter",
-    "Objective",
     "binary_classification_metrics",
     "calibration_figure",
     "confusion_matrix_figure",
     "early_stopping_split",
     "feature_importance_figure",
-    "get_adapter",
     "kfolds",
-    "load_fitted",
     "multiclass_calibration_figure",
     "multiclass_metrics",
     "out_of_time_split",
     "precision_recall_figure",
     "predicted_vs_actual_figure",
-    "register_adapter",
-    "registered_adapters",
     "regression_metrics",
     "regression_subset_metric",
     "residuals_figure",

@@ -11,6 +11,7 @@ import numpy as np
 from modelworks.training.metrics_multiclass import (
     MULTICLASS_METRIC_NAMES,
     check_multiclass_scores,
+    check_probabilities,
     multiclass_metrics,
     multiclass_subset_metric,
 )
@@ -136,12 +137,7 @@ def check_binary_scores(y_true: Any, y_score: Any) -> tuple[np.ndarray, np.ndarr
         raise ValueError(
             f"y_true must contain both classes; got {counts[0]} negatives and {counts[1]} positives"
         )
-    if not np.isfinite(p).all():
-        raise ValueError(f"y_score has {int((~np.isfinite(p)).sum())} NaN or infinite values")
-    if p.min() < 0 or p.max() > 1:
-        raise ValueError(
-            f"y_score must be probabilities in [0, 1]; got range [{p.min():.4g}, {p.max():.4g}]"
-        )
+    check_probabilities(p, "y_score")
     return y.astype(np.int64), p
 
 

@@ -84,6 +84,16 @@ def _row_brier(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     return squared.sum(axis=1) - true_p**2 + (1 - true_p) ** 2
 
 
+def check_probabilities(p: np.ndarray, name: str) -> None:
+    """A ValueError naming ``name`` unless every value of ``p`` is a probability in [0, 1]."""
+    if not np.isfinite(p).all():
+        raise ValueError(f"{name} has {int((~np.isfinite(p)).sum())} NaN or infinite values")
+    if p.min() < 0 or p.max() > 1:
+        raise ValueError(
+            f"{name} must be probabilities in [0, 1]; got range [{p.min():.4g}, {p.max():.4g}]"
+        )
+
+
 def check_multiclass_scores(y_codes: Any, proba: Any) -> tuple[np.ndarray, np.ndarray]:
     """Codes as int64 in 0..n_classes-1 and probabilities as an (n, n_classes) float array
     whose rows sum to 1, or a ValueError saying what is wrong."""
@@ -109,12 +119,7 @@ def check_multiclass_scores(y_codes: Any, proba: Any) -> tuple[np.ndarray, np.nd
             f"y_codes must hold class codes 0..{n_classes - 1} (proba has {n_classes} columns); "
             f"found {found}"
         )
-    if not np.isfinite(p).all():
-        raise ValueError(f"proba has {int((~np.isfinite(p)).sum())} NaN or infinite values")
-    if p.min() < 0 or p.max() > 1:
-        raise ValueError(
-            f"proba must be probabilities in [0, 1]; got range [{p.min():.4g}, {p.max():.4g}]"
-        )
+    check_probabilities(p, "proba")
     off = np.abs(p.sum(axis=1) - 1)
     if off.max() > ROW_SUM_TOLERANCE:
         raise ValueError(

@@ -1,9 +1,8 @@
 """Evaluation figures for one model each; the caller decides where they are logged or saved.
 
-Figures are built as ``matplotlib.figure.Figure`` on an Agg canvas rather than through
-``pyplot``: no global backend switch for whoever imports this, and nothing kept alive in
-pyplot's figure registry when a pipeline makes hundreds of them. matplotlib and scikit-learn
-are imported on first use so that importing modelworks.training stays cheap.
+Figures are ``matplotlib.figure.Figure`` on an Agg canvas, never ``pyplot`` (see
+``modelworks.training.figures``). matplotlib and scikit-learn are imported on first use so
+that importing modelworks.training stays cheap.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from modelworks.training.figures import REFERENCE_LINE, new_figure
 from modelworks.training.metrics import (
     check_binary_scores,
     check_multiclass_scores,
@@ -22,10 +22,7 @@ from modelworks.training.metrics import (
 )
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-
-_REFERENCE: dict[str, Any] = {"color": "grey", "linestyle": "--", "linewidth": 1}
 
 
 def roc_curve_figure(y: Any, p: Any, *, label: str) -> Figure:
@@ -34,9 +31,9 @@ def roc_curve_figure(y: Any, p: Any, *, label: str) -> Figure:
 
     labels, scores = check_binary_scores(y, p)
     fpr, tpr, _ = roc_curve(labels, scores)
-    figure, ax = _new_figure((5.5, 5))
+    figure, ax = new_figure((5.5, 5))
     ax.plot(fpr, tpr, label=label)
-    ax.plot([0, 1], [0, 1], label="chance", **_REFERENCE)
+    ax.plot([0, 1], [0, 1], label="chance", **REFERENCE_LINE)
     ax.set(xlabel="False positive rate", ylabel="True positive rate", xlim=(0, 1), ylim=(0, 1))
     ax.set_title(f"ROC (AUC {roc_auc_score(labels, scores):.3f})")
     ax.legend(loc="lower right")
@@ -50,9 +47,9 @@ def precision_recall_figure(y: Any, p: Any, *, label: str) -> Figure:
     labels, scores = check_binary_scores(y, p)
     precision, recall, _ = precision_recall_curve(labels, scores)
     prevalence = float(labels.mean())
-    figure, ax = _new_figure((5.5, 5))
+    figure, ax = new_figure((5.5, 5))
     ax.plot(recall, precision, drawstyle="steps-post", label=label)
-    ax.axhline(prevalence, label=f"prevalence {prevalence:.3f}", **_REFERENCE)
+    ax.axhline(prevalence, label=f"prevalence {prevalence:.3f}", **REFERENCE_LINE)
     ax.set(xlabel="Recall", ylabel="Precision", xlim=(0, 1), ylim=(0, 1.02))
     ax.set_title(f"Precision-recall (AP {average_precision_score(labels, scores):.3f})")
     ax.legend(loc="upper right")
@@ -72,9 +69,9 @@ def calibration_figure(y: Any, p: Any, *, label: str, n_bins: int = 10) -> Figur
 
     labels, scores = check_binary_scores(y, p)
     observed, predicted = calibration_curve(labels, scores, n_bins=n_bins, strategy="quantile")
-    figure, ax = _new_figure((5.5, 5))
+    figure, ax = new_figure((5.5, 5))
     ax.plot(predicted, observed, marker="o", label=label)
-    ax.plot([0, 1], [0, 1], label="perfectly calibrated", **_REFERENCE)
+    ax.plot([0, 1], [0, 1], label="perfectly calibrated", **REFERENCE_LINE)
     ax.set(xlabel="Mean predicted probability", ylabel="Observed positive rate")
     ax.set(xlim=(0, 1), ylim=(0, 1))
     ax.set_title(f"Calibration (Brier {brier_score_loss(labels, scores):.3f})")
@@ -89,7 +86,7 @@ def feature_importance_figure(importance: pd.Series, *, top: int = 25) -> Figure
     if importance.empty:
         raise ValueError("importance is empty: no features to plot")
     shown = importance.sort_values(ascending=False).head(top)
-    figure, ax = _new_figure((7, max(2.5, 0.3 * len(shown) + 1.2)))
+    figure, ax = new_figure((7, max(2.5, 0.3 * len(shown) + 1.2)))
     positions = np.arange(len(shown))
     ax.barh(positions, shown.to_numpy(dtype=float)[::-1])
     ax.set_yticks(positions, [str(name) for name in shown.index[::-1]])
@@ -105,11 +102,11 @@ def predicted_vs_actual_figure(y: Any, pred: Any, label: str) -> Figure:
     """Predicted against actual values around the identity line; RMSE and R² in the title."""
     actual, predicted = check_regression_predictions(y, pred)
     metrics = regression_metrics(actual, predicted)
-    figure, ax = _new_figure((5.5, 5))
+    figure, ax = new_figure((5.5, 5))
     ax.scatter(actual, predicted, s=8, alpha=0.4, linewidths=0, label=label, rasterized=True)
     low = float(min(actual.min(), predicted.min()))
     high = float(max(actual.max(), predicted.max()))
-    ax.plot([low, high], [low, high], label="predicted = actual", **_REFERENCE)
+    ax.plot([low, high], [low, high], label="predicted = actual", **REFERENCE_LINE)
     ax.set(xlabel="Actual", ylabel="Predicted")
     ax.set_title(f"Predicted vs actual (RMSE {metrics['rmse']:.3g}, R² {metrics['r2']:.3f})")
     ax.legend(loc="upper left")
@@ -122,9 +119,9 @@ def residuals_figure(y: Any, pred: Any, label: str, *, n_bins: int = 40) -> Figu
         raise ValueError(f"n_bins must be at least 2, got {n_bins}")
     actual, predicted = check_regression_predictions(y, pred)
     residuals = actual - predicted
-    figure, ax = _new_figure((6, 4.5))
+    figure, ax = new_figure((6, 4.5))
     ax.hist(residuals, bins=n_bins, alpha=0.8, label=label)
-    ax.axvline(0.0, label="zero residual", **_REFERENCE)
+    ax.axvline(0.0, label="zero residual", **REFERENCE_LINE)
     ax.set(xlabel="Residual (actual - predicted)", ylabel="Rows")
     ax.set_title(f"Residuals (mean {residuals.mean():.3g}, std {residuals.std():.3g})")
     ax.legend(loc="upper right")
@@ -143,7 +140,7 @@ def confusion_matrix_figure(y_codes: Any, proba: Any, class_names: list[str], la
     counts = np.bincount(codes * k + p.argmax(axis=1), minlength=k * k).reshape(k, k)
     totals = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, totals, out=np.zeros((k, k)), where=totals > 0)
-    figure, ax = _new_figure((1.2 + 0.7 * k + 1.5, 1.2 + 0.7 * k))
+    figure, ax = new_figure((1.2 + 0.7 * k + 1.5, 1.2 + 0.7 * k))
     image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     figure.colorbar(image, ax=ax, label="Share of the true class")
     for (row, col), share in np.ndenumerate(shares):
@@ -169,13 +166,13 @@ def multiclass_calibration_figure(
 
     codes, p = check_multiclass_scores(y_codes, proba)
     names = _class_names(class_names, p.shape[1])
-    figure, ax = _new_figure((5.5, 5))
+    figure, ax = new_figure((5.5, 5))
     for code, name in enumerate(names):
         observed, predicted = calibration_curve(
             codes == code, p[:, code], n_bins=n_bins, strategy="quantile"
         )
         ax.plot(predicted, observed, marker="o", markersize=3, label=name)
-    ax.plot([0, 1], [0, 1], label="perfectly calibrated", **_REFERENCE)
+    ax.plot([0, 1], [0, 1], label="perfectly calibrated", **REFERENCE_LINE)
     ax.set(xlabel="Mean predicted probability of the class", ylabel="Observed rate of the class")
     ax.set(xlim=(0, 1), ylim=(0, 1))
     brier = multiclass_metrics(codes, p)["brier"]
@@ -191,12 +188,3 @@ def _class_names(class_names: list[str], n_classes: int) -> list[str]:
             f"class_names has {len(names)} names but proba has {n_classes} class columns"
         )
     return names
-
-
-def _new_figure(size: tuple[float, float]) -> tuple[Figure, Axes]:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=size, layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure, figure.add_subplot()

@@ -223,14 +223,35 @@ def _with_flag(data: UpliftData, features: FeatureSpec) -> pd.DataFrame:
     return features.select(data.X).assign(**{TREATMENT_FEATURE: data.treatment.astype(float)})
 
 
+@dataclass(frozen=True)
+class _Fitter:
+    """Fits a learner's classifiers, each with ``candidate``'s adapter, parameters and ``seed``."""
+
+    candidate: CandidateParams
+    seed: int
+    n_rounds: int | Mapping[str, int] | None
+
+    def fit(
+        self,
+        name: str,
+        rows: tuple[pd.DataFrame, np.ndarray],
+        held: tuple[pd.DataFrame, np.ndarray] | None,
+        features: FeatureSpec,
+    ) -> FittedModel:
+        """The classifier ``name`` on ``rows`` (X, outcome); early-stopped on ``held`` if any."""
+        return get_adapter(self.candidate.adapter).fit(
+            *rows,
+            features=features,
+            candidate=self.candidate,
+            seed=self.seed,
+            X_valid=None if held is None else held[0],
+            y_valid=None if held is None else held[1],
+            n_rounds=_rounds(self.n_rounds, name),
+        )
+
+
 def _fit_s_learner(
-    train: UpliftData,
-    *,
-    features: FeatureSpec,
-    candidate: CandidateParams,
-    seed: int,
-    valid: UpliftData | None,
-    n_rounds: int | Mapping[str, int] | None,
+    train: UpliftData, valid: UpliftData | None, features: FeatureSpec, fitter: _Fitter
 ) -> SLearnerModel:
     if TREATMENT_FEATURE in features.columns:
         raise ValueError(
@@ -240,29 +261,14 @@ def _fit_s_learner(
     inner = FeatureSpec(
         numeric=[*features.numeric, TREATMENT_FEATURE], categorical=features.categorical
     )
-    model = get_adapter(candidate.adapter).fit(
-        _with_flag(train, features),
-        train.outcome,
-        features=inner,
-        candidate=candidate,
-        seed=seed,
-        X_valid=None if valid is None else _with_flag(valid, features),
-        y_valid=None if valid is None else valid.outcome,
-        n_rounds=_rounds(n_rounds, OUTCOME_MODEL),
-    )
+    held = None if valid is None else (_with_flag(valid, features), valid.outcome)
+    model = fitter.fit(OUTCOME_MODEL, (_with_flag(train, features), train.outcome), held, inner)
     return SLearnerModel({OUTCOME_MODEL: model}, features=features)
 
 
 def _fit_t_learner(
-    train: UpliftData,
-    *,
-    features: FeatureSpec,
-    candidate: CandidateParams,
-    seed: int,
-    valid: UpliftData | None,
-    n_rounds: int | Mapping[str, int] | None,
+    train: UpliftData, valid: UpliftData | None, features: FeatureSpec, fitter: _Fitter
 ) -> TLearnerModel:
-    adapter = get_adapter(candidate.adapter)
     models: dict[str, FittedModel] = {}
     for name, treated in ((CONTROL, False), (TREATED, True)):
         rows = train.arm(treated)
@@ -273,15 +279,11 @@ def _fit_t_learner(
                 f"got {counts[0]} zeros and {counts[1]} ones"
             )
         held = None if valid is None else valid.arm(treated)
-        models[name] = adapter.fit(
-            rows.X,
-            rows.outcome,
-            features=features,
-            candidate=candidate,
-            seed=seed,
-            X_valid=None if held is None else held.X,
-            y_valid=None if held is None else held.outcome,
-            n_rounds=_rounds(n_rounds, name),
+        models[name] = fitter.fit(
+            name,
+            (rows.X, rows.outcome),
+            None if held is None else (held.X, held.outcome),
+            features,
         )
     return TLearnerModel(models, features=features)
 
@@ -305,9 +307,7 @@ def fit_uplift_model(
         if data is not None and data.treatment.min() == data.treatment.max():
             raise ValueError(f"the {name} rows must hold both treated and control rows")
     fit = {"s_learner": _fit_s_learner, "t_learner": _fit_t_learner}[candidate.learner]
-    return fit(
-        train, features=features, candidate=candidate, seed=seed, valid=valid, n_rounds=n_rounds
-    )
+    return fit(train, valid, features, _Fitter(candidate, seed, n_rounds))
 
 
 def load_uplift_model(directory: Path) -> UpliftModel:

@@ -161,33 +161,26 @@ def decide_uplift_retrain(
     ``champion`` holds ``version``, ``data_through`` and ``qini_coefficient``, its Qini on its
     own training holdout.
     """
+    return decide_retrain(
+        summary,
+        champion=champion,
+        as_of=as_of,
+        policy=policy,
+        last_retrain_at=last_retrain_at,
+        extra_triggers=qini_triggers(summary, champion.get("qini_coefficient"), policy),
+    )
+
+
+def qini_triggers(
+    summary: dict[str, Any], reference: float | None, policy: RetrainPolicy
+) -> list[dict[str, Any]]:
+    """The realised-Qini trigger of an ``UpliftRetrainPolicy`` (none for another policy)."""
     max_drop = getattr(policy, "max_qini_drop", None)
     if max_drop is None:
-        return decide_retrain(
-            summary, champion=champion, as_of=as_of, policy=policy, last_retrain_at=last_retrain_at
-        )
-    decision = decide_retrain(summary, champion=champion, as_of=as_of, policy=policy)
-    triggers = [
-        *decision["triggers"],
-        _qini_trigger(
-            summary.get("holdout_uplift") or {},
-            champion.get("qini_coefficient"),
-            max_drop=max_drop,
-            min_rows=getattr(policy, "min_holdout_rows", 0),
-        ),
-    ]
-    fired = [t for t in triggers if t["fired"]]
-    reasons = [f"{t['trigger']}: {t['value']} {t['threshold']}" for t in fired]
-    since = None if last_retrain_at is None else (as_of - last_retrain_at).total_seconds() / 86400
-    if fired and since is not None and since < policy.min_days_between:
-        names = ", ".join(t["trigger"] for t in fired)
-        reasons = [f"{names} fired, but the last retrain was {since:.1f} days ago"]
-        fired = []
-    return decision | {
-        "retrain": bool(fired),
-        "reasons": reasons or ["no trigger fired"],
-        "triggers": triggers,
-    }
+        return []
+    holdout = summary.get("holdout_uplift") or {}
+    min_rows = getattr(policy, "min_holdout_rows", 0)
+    return [_qini_trigger(holdout, reference, max_drop=max_drop, min_rows=min_rows)]
 
 
 def _qini_trigger(

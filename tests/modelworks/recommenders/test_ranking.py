@@ -31,7 +31,7 @@ from modelworks.recommenders.trainer import Validation, fit_recommender
 from modelworks.registry.gate import GatePolicy
 from modelworks.serving.batch import ScoringParams, score_batch
 from modelworks.serving.datasets import RegisteredModelDataset
-from modelworks.tasks import get_task
+from modelworks.tasks import Fit, get_task
 from tests.modelworks.recommenders.test_trainer import toy_data
 
 PARAMS = RecommenderTrainingParams.model_validate(
@@ -117,8 +117,10 @@ def test_the_fold_and_the_refit_are_the_trainers_early_stopping_and_refit(rows: 
     ((fit_idx, score_idx),) = task.folds(rows.train, PARAMS)
     keep, stop = task.stopping_split(rows.train.iloc[fit_idx], PARAMS)
     np.testing.assert_array_equal(score_idx, stop)  # early stopping watches the scored period
-    fold = task.fit(candidate, rows.train.iloc[keep], PARAMS, context, valid=rows.train.iloc[stop])
-    final = task.fit(candidate, rows.train, PARAMS, context, n_rounds=task.rounds(fold))
+    fold = task.fit(
+        Fit(candidate, rows.train.iloc[keep], PARAMS, context, valid=rows.train.iloc[stop])
+    )
+    final = task.fit(Fit(candidate, rows.train, PARAMS, context, n_rounds=task.rounds(fold)))
 
     users, items = rows.context["users"], rows.context["items"]
     alone = fit_recommender(

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelworks.tasks import get_task
+from modelworks.tasks import Fit, get_task
 from modelworks.tasks.uplift import Uplift
 from modelworks.uplift.params import UpliftTrainingParams
 from modelworks.uplift.serving import OUTPUT_COLUMNS
@@ -76,7 +76,9 @@ def test_folds_early_stop_on_their_own_fitting_rows_and_rank_by_true_uplift(rows
         fitting, scored = frame.iloc[fit_rows], frame.iloc[scored_rows]
         keep, stop = TASK.stopping_split(fitting, PARAMS)
         assert set(fitting.index[stop]).isdisjoint(scored.index)
-        fitted = TASK.fit(candidate, fitting.iloc[keep], PARAMS, context, valid=fitting.iloc[stop])
+        fitted = TASK.fit(
+            Fit(candidate, fitting.iloc[keep], PARAMS, context, valid=fitting.iloc[stop])
+        )
         predictions = TASK.predict(fitted, scored, context)
         assert list(predictions.columns) == list(OUTPUT_COLUMNS)
         metrics = TASK.evaluate(scored, predictions, PARAMS)
@@ -88,7 +90,7 @@ def test_folds_early_stop_on_their_own_fitting_rows_and_rank_by_true_uplift(rows
     assert np.mean(qinis) > 0 and min(rounds) >= 1
     assert np.corrcoef(out_of_fold, true_uplift)[0, 1] > 0.3
     # the refit trains both of the T-learner's classifiers for the rounds the folds kept
-    refit = TASK.fit(candidate, frame, PARAMS, context, n_rounds=int(np.mean(rounds)))
+    refit = TASK.fit(Fit(candidate, frame, PARAMS, context, n_rounds=int(np.mean(rounds))))
     assert set(refit.best_iterations.values()) == {int(np.mean(rounds))}
 
 

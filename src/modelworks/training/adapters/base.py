@@ -1,15 +1,16 @@
 """The contract every model library is wrapped in, and the registry that finds a wrapper by name.
 
 Callers (CV, refit, serving) only speak ``ModelAdapter`` and ``FittedModel``; adding a library
-means writing one adapter and registering it, never touching a caller.
+means writing one adapter and registering it, never touching a caller. ``AdapterBase`` and
+``FittedBase`` hold what the built-in adapters share: argument checks, metadata, saving.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, Protocol, get_args, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -17,11 +18,15 @@ from pydantic import Field, field_validator, model_validator
 
 from modelworks.params import StrictModel
 from modelworks.training.adapters.labels import (
+    OBJECTIVES,
+    FitData,
     Objective,
     binary_labels,
+    check_objective,
     check_sample_weight,
     class_codes,
     objective_labels,
+    prepare_fit,
     regression_targets,
 )
 from modelworks.training.features import FeatureSpec
@@ -29,8 +34,10 @@ from modelworks.training.features import FeatureSpec
 __all__ = [
     "METADATA_FILE",
     "OBJECTIVES",
+    "AdapterBase",
     "CandidateParams",
     "FitData",
+    "FittedBase",
     "FittedModel",
     "ModelAdapter",
     "Objective",
@@ -55,8 +62,6 @@ __all__ = [
 
 METADATA_FILE = "modelworks_model.json"
 """Written next to the native model file; says which adapter reads the directory back."""
-
-OBJECTIVES: tuple[Objective, ...] = get_args(Objective)
 
 _REGISTRY: dict[str, ModelAdapter] = {}
 
@@ -186,100 +191,134 @@ def load_fitted(directory: Path) -> FittedModel:
 
 # --- helpers shared by the adapters --------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class FitData:
-    """Training inputs after validation: features selected, labels checked for the objective."""
-
-    X_train: pd.DataFrame
-    y_train: np.ndarray
-    """binary / multiclass: int64 class codes; regression: float64 targets."""
-    X_valid: pd.DataFrame | None
-    y_valid: np.ndarray | None
-    n_rounds: int | None
-    """Exact rounds to train when there is no validation set; None means early stopping."""
-    objective: Objective = "binary"
-    n_classes: int | None = 2
-    """2 for binary, k for multiclass, None for regression."""
-    sample_weight: np.ndarray | None = None
-    """float64 weight per training row, or None for unweighted."""
+ModelT = TypeVar("ModelT", bound=FittedModel)
+NativeT = TypeVar("NativeT")
 
 
-def prepare_fit(
-    X_train: pd.DataFrame,
-    y_train: Any,
-    *,
-    features: FeatureSpec,
-    X_valid: pd.DataFrame | None,
-    y_valid: Any | None,
-    n_rounds: int | None,
-    objective: Objective = "binary",
-    n_classes: int | None = None,
-    sample_weight: Any | None = None,
-) -> FitData:
-    """Check the arguments every adapter's ``fit`` receives, with errors that say what to change."""
-    classes = check_objective(objective, n_classes)
-    if (X_valid is None) != (y_valid is None):
-        raise ValueError("pass both X_valid and y_valid for early stopping, or neither")
-    has_valid = X_valid is not None
-    if has_valid and n_rounds is not None:
-        raise ValueError(
-            "n_rounds is for refitting without a validation set; with X_valid/y_valid "
-            "the number of rounds comes from early stopping (CandidateParams.max_rounds)"
+class AdapterBase(ModelAdapter, ABC, Generic[ModelT]):
+    """``ModelAdapter.fit`` for the adapters that train on ``prepare_fit``'s checked inputs.
+
+    A subclass sets ``name`` and ``reserved_params`` and writes ``_train`` and ``load``.
+    """
+
+    def fit(self, X_train: pd.DataFrame, y_train: Any, **arguments: Any) -> ModelT:
+        """``ModelAdapter.fit`` (see there for the arguments and their defaults): ``prepare_fit``
+        checks them, then ``_train`` trains on what it returns with ``candidate`` and ``seed``."""
+        try:
+            candidate: CandidateParams = arguments.pop("candidate")
+            seed: int = arguments.pop("seed")
+        except KeyError as missing:
+            raise TypeError(f"fit() missing required keyword argument {missing}") from None
+        data = prepare_fit(X_train, y_train, **arguments)
+        return self._train(data, features=arguments["features"], candidate=candidate, seed=seed)
+
+    @abstractmethod
+    def _train(
+        self, data: FitData, *, features: FeatureSpec, candidate: CandidateParams, seed: int
+    ) -> ModelT:
+        """Train on ``data``: early stopping if it has a validation set, else ``data.n_rounds``."""
+
+    @abstractmethod
+    def load(self, directory: Path) -> ModelT:
+        """Read back what the model's ``save`` wrote."""
+
+    @staticmethod
+    def _trained(data: FitData, features: FeatureSpec, params: dict[str, Any]) -> dict[str, Any]:
+        """The keyword arguments every ``FittedBase`` model takes, for one trained on ``data``
+        with the library parameters ``params``."""
+        return {
+            "features": features,
+            "params": params,
+            "objective": data.objective,
+            "n_classes": data.n_classes,
+        }
+
+    def _saved(self, directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The metadata this adapter saved in ``directory``, and from it the keyword arguments
+        every ``FittedBase`` model takes (as ``_trained`` gives them)."""
+        metadata = read_metadata(directory)
+        if metadata["adapter"] != self.name:
+            raise ValueError(f"{directory} holds a {metadata['adapter']} model, not {self.name}")
+        objective, n_classes = saved_objective(metadata)
+        return metadata, {
+            "features": FeatureSpec.model_validate(metadata["features"]),
+            "params": metadata["params"],
+            "objective": objective,
+            "n_classes": n_classes,
+        }
+
+
+class FittedBase(ABC, Generic[NativeT]):
+    """The ``FittedModel`` parts the built-in adapters' models share, around the library's own
+    model object; a subclass adds ``predict`` and the library's importance, file and metadata."""
+
+    adapter: str
+    model_file: str
+    """The native model file ``save`` writes next to ``METADATA_FILE``."""
+
+    def __init__(
+        self,
+        native: NativeT,
+        *,
+        features: FeatureSpec,
+        params: dict[str, Any],
+        objective: Objective = "binary",
+        n_classes: int | None = None,
+        best_iteration: int,
+    ) -> None:
+        self._native = native
+        self.features = features
+        self.params = params
+        self.objective: Objective = objective
+        self.n_classes = check_objective(objective, n_classes)
+        self.best_iteration = best_iteration
+
+    @property
+    def native(self) -> NativeT:
+        """The library's own model object, for library-specific tooling."""
+        return self._native
+
+    @abstractmethod
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """binary: 1-D P(class 1); multiclass: (n_rows, n_classes) probabilities; regression:
+        1-D values. Extra columns ignored, any column order."""
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """binary: 1-D P(class 1); multiclass: (n_rows, n_classes); regression: TypeError."""
+        return probabilities(self, X)
+
+    def feature_importance(self) -> pd.Series:
+        """The library's importance per feature (see ``_importance``), as shares of the total."""
+        return normalised_importance(self._importance(), self.features)
+
+    def save(self, directory: Path) -> None:
+        """``model_file`` plus the metadata json."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._save_native(directory / self.model_file)
+        metadata = {
+            "adapter": self.adapter,
+            "model_file": self.model_file,
+            "features": self.features.model_dump(),
+            "best_iteration": self.best_iteration,
+            "params": self.params,
+        }
+        write_metadata(
+            directory,
+            {**metadata, **self._metadata(), **objective_metadata(self.objective, self.n_classes)},
         )
-    if not has_valid and n_rounds is None:
-        raise ValueError("without a validation set to early-stop on, pass n_rounds")
-    if n_rounds is not None and n_rounds < 1:
-        raise ValueError(f"n_rounds must be at least 1, got {n_rounds}")
 
-    train = features.select(X_train)
-    labels = objective_labels(y_train, objective, classes, n_rows=len(train), name="y_train")
-    if objective == "binary" and len(np.unique(labels)) < 2:
-        raise ValueError("y_train must contain both classes (0 and 1)")
-    if objective == "multiclass":
-        assert classes is not None
-        absent = np.flatnonzero(np.bincount(labels, minlength=classes) == 0).tolist()
-        if absent:
-            raise ValueError(
-                f"y_train has no rows of class codes {absent} (n_classes={classes}); "
-                "every class needs training rows"
-            )
-    weight = None
-    if sample_weight is not None:
-        weight = check_sample_weight(sample_weight, n_rows=len(train))
-    valid = valid_labels = None
-    if X_valid is not None:
-        valid = features.select(X_valid)
-        valid_labels = objective_labels(
-            y_valid, objective, classes, n_rows=len(valid), name="y_valid"
-        )
-    return FitData(train, labels, valid, valid_labels, n_rounds, objective, classes, weight)
+    @abstractmethod
+    def _importance(self) -> np.ndarray:
+        """Raw importance per feature, in ``features.columns`` order."""
 
+    @abstractmethod
+    def _save_native(self, path: Path) -> None:
+        """Write the library's own model file at ``path``."""
 
-def check_objective(objective: str, n_classes: int | None) -> int | None:
-    """The model's class count for ``objective`` (2, n_classes or None), or a ValueError."""
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {list(OBJECTIVES)}, got {objective!r}")
-    if n_classes is not None:
-        if isinstance(n_classes, bool) or not isinstance(n_classes, int | np.integer):
-            raise ValueError(f"n_classes must be an int, got {n_classes!r}")
-        n_classes = int(n_classes)
-    if objective == "binary":
-        if n_classes not in (None, 2):
-            raise ValueError(
-                f"objective='binary' has 2 classes, got n_classes={n_classes}; "
-                "use objective='multiclass' for more"
-            )
-        return 2
-    if objective == "multiclass":
-        if n_classes is None:
-            raise ValueError("objective='multiclass' needs n_classes (the number of class codes)")
-        if n_classes < 2:
-            raise ValueError(f"n_classes must be at least 2 for multiclass, got {n_classes}")
-        return n_classes
-    if n_classes is not None:
-        raise ValueError(f"n_classes is for classification; objective='regression' got {n_classes}")
-    return None
+    @abstractmethod
+    def _metadata(self) -> dict[str, Any]:
+        """``library_version`` and the adapter's own metadata keys."""
 
 
 def probabilities(model: FittedModel, X: pd.DataFrame) -> np.ndarray:

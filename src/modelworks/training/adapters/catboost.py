@@ -12,18 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from modelworks.training.adapters.base import (
-    CandidateParams,
-    Objective,
-    check_objective,
-    normalised_importance,
-    objective_metadata,
-    prepare_fit,
-    probabilities,
-    read_metadata,
-    saved_objective,
-    write_metadata,
-)
+from modelworks.training.adapters.base import AdapterBase, CandidateParams, FitData, FittedBase
 from modelworks.training.features import FeatureSpec, categorical_as_strings
 
 if TYPE_CHECKING:
@@ -35,7 +24,7 @@ MISSING_CATEGORY = "__missing__"
 _LOSS: dict[str, str] = {"binary": "Logloss", "multiclass": "MultiClass", "regression": "RMSE"}
 
 
-class CatBoostAdapter:
+class CatBoostAdapter(AdapterBase["CatBoostModel"]):
     """Trains CatBoost classifiers and regressors (imported on first use, not at module import)."""
 
     name = "catboost"
@@ -65,35 +54,12 @@ class CatBoostAdapter:
         }
     )
 
-    def fit(
-        self,
-        X_train: pd.DataFrame,
-        y_train: Any,
-        *,
-        features: FeatureSpec,
-        candidate: CandidateParams,
-        seed: int,
-        objective: Objective = "binary",
-        n_classes: int | None = None,
-        sample_weight: np.ndarray | None = None,
-        X_valid: pd.DataFrame | None = None,
-        y_valid: Any | None = None,
-        n_rounds: int | None = None,
+    def _train(
+        self, data: FitData, *, features: FeatureSpec, candidate: CandidateParams, seed: int
     ) -> CatBoostModel:
-        """Early-stop on (X_valid, y_valid) within max_rounds, or without them train n_rounds."""
+        """Early-stop on ``data``'s validation set within max_rounds, or train its n_rounds."""
         from catboost import CatBoostClassifier, CatBoostRegressor, Pool
 
-        data = prepare_fit(
-            X_train,
-            y_train,
-            features=features,
-            X_valid=X_valid,
-            y_valid=y_valid,
-            n_rounds=n_rounds,
-            objective=objective,
-            n_classes=n_classes,
-            sample_weight=sample_weight,
-        )
         params: dict[str, Any] = {
             "loss_function": _LOSS[data.objective],
             "random_seed": seed,
@@ -128,59 +94,29 @@ class CatBoostAdapter:
                 early_stopping_rounds=candidate.early_stopping_rounds,
                 use_best_model=True,
             )
-        # use_best_model shrinks the model to the best iteration, so its tree count is the answer.
-        return CatBoostModel(
-            model,
-            features=features,
-            params=params,
-            objective=data.objective,
-            n_classes=data.n_classes,
-        )
+        return CatBoostModel(model, **self._trained(data, features, params))
 
     def load(self, directory: Path) -> CatBoostModel:
         """Read back what ``CatBoostModel.save`` wrote."""
         from catboost import CatBoostClassifier, CatBoostRegressor
 
-        metadata = read_metadata(directory)
-        if metadata["adapter"] != self.name:
-            raise ValueError(f"{directory} holds a {metadata['adapter']} model, not {self.name}")
-        objective, n_classes = saved_objective(metadata)
-        model = CatBoostRegressor() if objective == "regression" else CatBoostClassifier()
+        _, saved = self._saved(directory)
+        model = CatBoostRegressor() if saved["objective"] == "regression" else CatBoostClassifier()
         model.load_model(str(Path(directory) / MODEL_FILE), format="cbm")
-        return CatBoostModel(
-            model,
-            features=FeatureSpec.model_validate(metadata["features"]),
-            params=metadata["params"],
-            objective=objective,
-            n_classes=n_classes,
-        )
+        return CatBoostModel(model, **saved)
 
 
-class CatBoostModel:
-    """A trained CatBoost classifier (binary, multiclass) or regressor."""
+class CatBoostModel(FittedBase["CatBoostClassifier | CatBoostRegressor"]):
+    """A trained CatBoost classifier (binary, multiclass) or regressor; ``native`` is the
+    ``CatBoostClassifier`` / ``CatBoostRegressor``."""
 
     adapter = CatBoostAdapter.name
+    model_file = MODEL_FILE
 
-    def __init__(
-        self,
-        model: CatBoostClassifier | CatBoostRegressor,
-        *,
-        features: FeatureSpec,
-        params: dict[str, Any],
-        objective: Objective = "binary",
-        n_classes: int | None = None,
-    ) -> None:
-        self._model = model
-        self.features = features
-        self.params = params
-        self.objective: Objective = objective
-        self.n_classes = check_objective(objective, n_classes)
-        self.best_iteration = int(model.tree_count_)
-
-    @property
-    def native(self) -> CatBoostClassifier | CatBoostRegressor:
-        """The underlying ``CatBoostClassifier`` / ``CatBoostRegressor``, for library tooling."""
-        return self._model
+    def __init__(self, model: CatBoostClassifier | CatBoostRegressor, **arguments: Any) -> None:
+        """``arguments``: ``FittedBase``'s, but ``best_iteration``: use_best_model shrinks the
+        model to the best iteration, so its tree count is the answer."""
+        super().__init__(model, best_iteration=int(model.tree_count_), **arguments)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """binary: 1-D P(class 1); multiclass: (n_rows, n_classes) probabilities; regression:
@@ -198,38 +134,21 @@ class CatBoostModel:
             cat_feature_names=list(self.features.categorical),
         )
         if self.objective == "regression":
-            return np.asarray(self._model.predict(data), dtype=float)
-        proba = np.asarray(self._model.predict_proba(data), dtype=float)
+            return np.asarray(self._native.predict(data), dtype=float)
+        proba = np.asarray(self._native.predict_proba(data), dtype=float)
         return proba[:, 1] if self.objective == "binary" else proba
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """binary: 1-D P(class 1); multiclass: (n_rows, n_classes); regression: TypeError."""
-        return probabilities(self, X)
+    def _importance(self) -> np.ndarray:
+        """CatBoost's PredictionValuesChange per feature."""
+        return np.asarray(self._native.get_feature_importance())
 
-    def feature_importance(self) -> pd.Series:
-        """CatBoost's PredictionValuesChange per feature, as shares of the total."""
-        return normalised_importance(self._model.get_feature_importance(), self.features)
+    def _save_native(self, path: Path) -> None:
+        self._native.save_model(str(path), format="cbm")
 
-    def save(self, directory: Path) -> None:
-        """``model.cbm`` plus the metadata json."""
+    def _metadata(self) -> dict[str, Any]:
         import catboost
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self._model.save_model(str(directory / MODEL_FILE), format="cbm")
-        write_metadata(
-            directory,
-            {
-                "adapter": self.adapter,
-                "library_version": catboost.__version__,
-                "model_file": MODEL_FILE,
-                "features": self.features.model_dump(),
-                "missing_category": MISSING_CATEGORY,
-                "best_iteration": self.best_iteration,
-                "params": self.params,
-                **objective_metadata(self.objective, self.n_classes),
-            },
-        )
+        return {"library_version": catboost.__version__, "missing_category": MISSING_CATEGORY}
 
 
 def _encode(selected: pd.DataFrame, features: FeatureSpec) -> pd.DataFrame:

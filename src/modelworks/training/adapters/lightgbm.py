@@ -13,18 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from modelworks.training.adapters.base import (
-    CandidateParams,
-    Objective,
-    check_objective,
-    normalised_importance,
-    objective_metadata,
-    prepare_fit,
-    probabilities,
-    read_metadata,
-    saved_objective,
-    write_metadata,
-)
+from modelworks.training.adapters.base import AdapterBase, CandidateParams, FitData, FittedBase
 from modelworks.training.features import FeatureSpec, categorical_as_strings
 
 if TYPE_CHECKING:
@@ -47,7 +36,7 @@ _EARLY_STOPPING_METRIC: dict[str, str] = {
 }
 
 
-class LightGBMAdapter:
+class LightGBMAdapter(AdapterBase["LightGBMModel"]):
     """Trains ``lightgbm.Booster`` models (imported on first use, not at module import)."""
 
     name = "lightgbm"
@@ -89,35 +78,12 @@ class LightGBMAdapter:
         }
     )
 
-    def fit(
-        self,
-        X_train: pd.DataFrame,
-        y_train: Any,
-        *,
-        features: FeatureSpec,
-        candidate: CandidateParams,
-        seed: int,
-        objective: Objective = "binary",
-        n_classes: int | None = None,
-        sample_weight: np.ndarray | None = None,
-        X_valid: pd.DataFrame | None = None,
-        y_valid: Any | None = None,
-        n_rounds: int | None = None,
+    def _train(
+        self, data: FitData, *, features: FeatureSpec, candidate: CandidateParams, seed: int
     ) -> LightGBMModel:
-        """Early-stop on (X_valid, y_valid) within max_rounds, or without them train n_rounds."""
+        """Early-stop on ``data``'s validation set within max_rounds, or train its n_rounds."""
         import lightgbm
 
-        data = prepare_fit(
-            X_train,
-            y_train,
-            features=features,
-            X_valid=X_valid,
-            y_valid=y_valid,
-            n_rounds=n_rounds,
-            objective=objective,
-            n_classes=n_classes,
-            sample_weight=sample_weight,
-        )
         categories = {
             name: sorted(categorical_as_strings(data.X_train[name]).dropna().unique())
             for name in features.categorical
@@ -167,62 +133,39 @@ class LightGBMAdapter:
             best_iteration = booster.best_iteration or booster.current_iteration()
         return LightGBMModel(
             booster,
-            features=features,
             categories=categories,
             best_iteration=best_iteration,
-            params=params,
-            objective=data.objective,
-            n_classes=data.n_classes,
+            **self._trained(data, features, params),
         )
 
     def load(self, directory: Path) -> LightGBMModel:
         """Read back what ``LightGBMModel.save`` wrote."""
         import lightgbm
 
-        metadata = read_metadata(directory)
-        if metadata["adapter"] != self.name:
-            raise ValueError(f"{directory} holds a {metadata['adapter']} model, not {self.name}")
-        objective, n_classes = saved_objective(metadata)
+        metadata, saved = self._saved(directory)
         booster = lightgbm.Booster(model_file=str(Path(directory) / MODEL_FILE))
         return LightGBMModel(
             booster,
-            features=FeatureSpec.model_validate(metadata["features"]),
             categories=metadata["categories"],
             best_iteration=int(metadata["best_iteration"]),
-            params=metadata["params"],
-            objective=objective,
-            n_classes=n_classes,
+            **saved,
         )
 
 
-class LightGBMModel:
-    """A trained LightGBM model that predicts with its best iteration."""
+class LightGBMModel(FittedBase["lightgbm.Booster"]):
+    """A trained LightGBM model that predicts with its best iteration; ``native`` is the
+    ``lightgbm.Booster``."""
 
     adapter = LightGBMAdapter.name
+    model_file = MODEL_FILE
 
     def __init__(
-        self,
-        booster: lightgbm.Booster,
-        *,
-        features: FeatureSpec,
-        categories: dict[str, list[str]],
-        best_iteration: int,
-        params: dict[str, Any],
-        objective: Objective = "binary",
-        n_classes: int | None = None,
+        self, booster: lightgbm.Booster, *, categories: dict[str, list[str]], **arguments: Any
     ) -> None:
-        self._booster = booster
-        self.features = features
+        """``categories``: each categorical column's training categories; ``arguments``:
+        ``FittedBase``'s."""
+        super().__init__(booster, **arguments)
         self.categories = categories
-        self.best_iteration = best_iteration
-        self.params = params
-        self.objective: Objective = objective
-        self.n_classes = check_objective(objective, n_classes)
-
-    @property
-    def native(self) -> lightgbm.Booster:
-        """The underlying ``lightgbm.Booster``, for library-specific tooling."""
-        return self._booster
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """binary: 1-D P(class 1); multiclass: (n_rows, n_classes) probabilities; regression:
@@ -240,40 +183,23 @@ class LightGBMModel:
         codes[codes < 0] = np.nan
         matrix = np.hstack([numeric, codes])
         return np.asarray(
-            self._booster.predict(matrix, num_iteration=self.best_iteration), dtype=float
+            self._native.predict(matrix, num_iteration=self.best_iteration), dtype=float
         )
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """binary: 1-D P(class 1); multiclass: (n_rows, n_classes); regression: TypeError."""
-        return probabilities(self, X)
-
-    def feature_importance(self) -> pd.Series:
-        """Total split gain per feature over the kept rounds, as shares of the total."""
-        gain = self._booster.feature_importance(
-            importance_type="gain", iteration=self.best_iteration
+    def _importance(self) -> np.ndarray:
+        """Total split gain per feature over the kept rounds."""
+        return np.asarray(
+            self._native.feature_importance(importance_type="gain", iteration=self.best_iteration)
         )
-        return normalised_importance(gain, self.features)
 
-    def save(self, directory: Path) -> None:
-        """``model.txt`` (only the kept rounds) plus the metadata json with the category sets."""
+    def _save_native(self, path: Path) -> None:
+        """Only the kept rounds."""
+        self._native.save_model(str(path), num_iteration=self.best_iteration)
+
+    def _metadata(self) -> dict[str, Any]:
         import lightgbm
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self._booster.save_model(str(directory / MODEL_FILE), num_iteration=self.best_iteration)
-        write_metadata(
-            directory,
-            {
-                "adapter": self.adapter,
-                "library_version": lightgbm.__version__,
-                "model_file": MODEL_FILE,
-                "features": self.features.model_dump(),
-                "categories": self.categories,
-                "best_iteration": self.best_iteration,
-                "params": self.params,
-                **objective_metadata(self.objective, self.n_classes),
-            },
-        )
+        return {"library_version": lightgbm.__version__, "categories": self.categories}
 
 
 def _usable_cores() -> int:
