@@ -71,8 +71,8 @@ def feature_store_pipeline(feature_tables: list[str]) -> Pipeline:
             ),
             node(
                 describe_feature_service,
-                inputs=["feature_store", "params:features", "feature_store_state"],
-                outputs="feature_service",
+                ["feature_store", "params:features", "feature_store_state"],
+                "feature_service",
                 name="describe_feature_service",
             ),
         ]
@@ -85,8 +85,8 @@ def feature_retrieval_pipeline(entity_rows: str, output: str) -> Pipeline:
         [
             node(
                 retrieve_features,
-                inputs=["feature_store", entity_rows, "params:features", "feature_store_state"],
-                outputs=output,
+                ["feature_store", entity_rows, "params:features", "feature_store_state"],
+                output,
                 name=f"retrieve_features_for_{entity_rows}",
             )
         ]

@@ -184,29 +184,20 @@ def _utc(stamp: str) -> Any:
 def drift_monitoring_pipeline() -> Pipeline:
     """``holdout_rows`` + ``best_candidate`` + ``scoring_features`` -> ``reference_profile``,
     ``drift_summary`` (JSON) and ``drift_report`` (HTML)."""
+    batch, profile, summary = "scoring_features", "reference_profile", "drift_summary"
     return Pipeline(
         [
             node(
                 profile_reference,
-                inputs=["holdout_rows", "best_candidate", "params:training", "params:monitoring"],
-                outputs="reference_profile",
+                ["holdout_rows", "best_candidate", "params:training", "params:monitoring"],
+                profile,
                 name="profile_reference",
             ),
-            node(
-                detect_drift,
-                inputs=["reference_profile", "scoring_features", "params:monitoring"],
-                outputs="drift_summary",
-                name="detect_drift",
-            ),
+            node(detect_drift, [profile, batch, "params:monitoring"], summary, name="detect_drift"),
             node(
                 render_drift_report,
-                inputs=[
-                    "drift_summary",
-                    "reference_profile",
-                    "scoring_features",
-                    "params:registry",
-                ],
-                outputs="drift_report",
+                [summary, profile, batch, "params:registry"],
+                "drift_report",
                 name="render_drift_report",
             ),
         ]

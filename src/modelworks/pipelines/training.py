@@ -174,7 +174,7 @@ def train_candidates(
         | {"trained_as_of": trained_as_of}
         for name, candidate in params.candidates.items()
     ]
-    baselines = task.baselines(train, holdout, params, shared)
+    baselines = task.baselines(Fit(None, train, params, shared), holdout)
     return candidates + [{**baseline, "role": "baseline"} for baseline in baselines]
 
 

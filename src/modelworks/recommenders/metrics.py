@@ -11,6 +11,7 @@ of every average. ``evaluate_recommender`` builds these matrices from interactio
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -163,33 +164,23 @@ def evaluate_recommender(
     held_out: pd.DataFrame,
     *,
     history: pd.DataFrame,
-    exclude: pd.DataFrame | None = None,
     columns: InteractionColumns = DEFAULT_COLUMNS,
-    user_features: pd.DataFrame | None = None,
-    ks: Sequence[int] = KS,
-    auc: bool = True,
+    **options: Any,
 ) -> dict[str, float]:
     """Rank the catalogue for every user of ``held_out`` and score against their items.
 
     ``held_out`` (user, item) pairs are the relevant items; users absent from ``history``
-    (what the model was trained on) are the cold-start ones. ``exclude`` pairs (e.g. past
-    bookings) are never recommended. Every held-out item must be in the model's catalogue.
+    (what the model was trained on) are the cold-start ones. ``options`` are
+    ``evaluate_users``'s: ``exclude`` pairs (e.g. past bookings) are never recommended,
+    ``user_features``, ``ks``, ``auc``. Every held-out item must be in the model's catalogue.
     """
+    exclude = options.get("exclude")
     for frame, name in ((held_out, "held_out"), (history, "history"), (exclude, "exclude")):
         if frame is not None:
             require_columns(frame, [columns.user, columns.item], name=name)
     users = pd.Index(pd.unique(held_out[columns.user]))
-    return evaluate_users(
-        model,
-        users,
-        held_out,
-        cold=~users.isin(history[columns.user]),
-        exclude=exclude,
-        columns=columns,
-        user_features=user_features,
-        ks=ks,
-        auc=auc,
-    )
+    cold = ~users.isin(history[columns.user])
+    return evaluate_users(model, users, held_out, cold=cold, columns=columns, **options)
 
 
 def evaluate_users(

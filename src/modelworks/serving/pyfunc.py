@@ -80,11 +80,23 @@ class ProbabilityModel(PythonModel):
     """
 
     def load_context(self, context: Any) -> None:
+        self._config: Mapping[str, Any] = context.model_config or {}
+        self._model = self._load(Path(context.artifacts[MODEL_ARTIFACT]))
+        self._lookup: OnlineFeatures | None = None
+
+    def _load(self, directory: Path) -> Any:
+        """The fitted model, from its native files; it has ``features`` (a ``FeatureSpec``)."""
         from modelworks.training.adapters import load_fitted
 
-        self._model = load_fitted(Path(context.artifacts[MODEL_ARTIFACT]))
-        self._config: Mapping[str, Any] = context.model_config or {}
-        self._lookup: OnlineFeatures | None = None
+        return load_fitted(directory)
+
+    def _answer(self, rows: pd.DataFrame) -> Any:
+        """The model's answer for complete feature rows."""
+        predictions = self._model.predict(rows)
+        classes = self._config.get("classes")
+        if classes:
+            return pd.DataFrame(predictions, columns=list(classes), index=rows.index)
+        return predictions
 
     # Left unannotated: MLflow reads type hints on predict as a schema and would override the
     # signature logged with the model.
@@ -96,11 +108,7 @@ class ProbabilityModel(PythonModel):
         absent = [c for c in needed if c not in rows.columns]
         if absent:
             rows = self._online(absent).complete(rows, needed)
-        predictions = self._model.predict(rows)
-        classes = self._config.get("classes")
-        if classes:
-            return pd.DataFrame(predictions, columns=list(classes), index=rows.index)
-        return predictions
+        return self._answer(rows)
 
     def _online(self, absent: list[str]) -> OnlineFeatures:
         """The online store, connected on first need: batch scoring with complete rows never

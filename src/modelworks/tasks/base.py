@@ -122,16 +122,11 @@ class Task(ABC):
         """Figures for a fold's run, by artifact path (a network's early-stopping curve)."""
         return {}
 
-    def baselines(
-        self,
-        train: pd.DataFrame,
-        holdout: pd.DataFrame,
-        params: Any,
-        context: Mapping[str, Any],
-    ) -> list[dict[str, Any]]:
-        """Reference models the winner must beat, fitted on the same rows and judged on the
-        same holdout, each in its own run (role ``baseline``, never registered): a ``name``,
-        ``run_id`` and ``holdout`` metrics each. None by default."""
+    def baselines(self, job: Fit, holdout: pd.DataFrame) -> list[dict[str, Any]]:
+        """Reference models the winner must beat, fitted on ``job``'s rows (``job.candidate``
+        is None) and judged on the same ``holdout``, each in its own run (role ``baseline``,
+        never registered): a ``name``, ``run_id`` and ``holdout`` metrics each. None by
+        default."""
         return []
 
     def over_baselines(

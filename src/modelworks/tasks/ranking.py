@@ -185,15 +185,10 @@ class Ranking(Task):
         }
         return log_recommender(fitted, request_example(example, job.params), config=config)
 
-    def baselines(
-        self,
-        train: pd.DataFrame,
-        holdout: pd.DataFrame,
-        params: Any,
-        context: Mapping[str, Any],
-    ) -> list[dict[str, Any]]:
+    def baselines(self, job: Fit, holdout: pd.DataFrame) -> list[dict[str, Any]]:
         """Popularity (recent interactions per item) and content-based similarity (the
         catalogue's attributes against each user's choices), fitted on the training rows."""
+        train, params, context = job.rows, job.params, job.context
         from modelworks.recommenders.baselines import ContentRecommender, PopularityRecommender
         from modelworks.registry import tracking
 

@@ -18,9 +18,7 @@ import numpy as np
 import pandas as pd
 
 from modelworks.serving.pyfunc import (
-    MODEL_ARTIFACT,
     MissingFieldsError,
-    OnlineFeatures,
     ProbabilityModel,
     conform_to_schema,
 )
@@ -61,23 +59,11 @@ class UpliftPyfunc(ProbabilityModel):
     is overridden by ``MODELWORKS_FEATURE_REPO``).
     """
 
-    def load_context(self, context: Any) -> None:
-        self._uplift = load_uplift_model(Path(context.artifacts[MODEL_ARTIFACT]))
-        self._config: Mapping[str, Any] = context.model_config or {}
-        self._value_at_stake = str(self._config[VALUE_AT_STAKE])
-        self._lookup: OnlineFeatures | None = None
+    def _load(self, directory: Path) -> Any:
+        return load_uplift_model(directory)
 
-    # Left unannotated: MLflow reads type hints on predict as a schema and would override the
-    # signature logged with the model.
-    def predict(self, context, model_input, params=None):
-        rows = pd.DataFrame(model_input)
-        needed = self._uplift.features.columns
-        # A missing value is a value (a borrower without history); only an absent column is
-        # something to fetch.
-        absent = [c for c in needed if c not in rows.columns]
-        if absent:
-            rows = self._online(absent).complete(rows, needed)
-        return predict_uplift_table(self._uplift, rows, self._value_at_stake)
+    def _answer(self, rows: pd.DataFrame) -> Any:
+        return predict_uplift_table(self._model, rows, str(self._config[VALUE_AT_STAKE]))
 
 
 def log_uplift_model(
