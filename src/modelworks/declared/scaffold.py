@@ -126,6 +126,7 @@ TEMPLATE = """\
     drift: critical
     {retrain}
     max_age_days: 90
+    min_days_between: 7                  # cooldown: a week since the last training
 """
 
 
