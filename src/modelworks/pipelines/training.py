@@ -127,10 +127,9 @@ def _train_candidate(
         # Out-of-sample scores: the reference profile's score distribution and calibration.
         "holdout_scores": task.monitored_scores(predictions).tolist(),
         "holdout_signals": {
-            name: list(map(str, values))
-            for name, values in task.monitoring_signals(predictions).items()
+            signal: list(map(str, values))
+            for signal, values in task.monitoring_signals(predictions).items()
         },
-        "context": dict(context),
     }
 
 
