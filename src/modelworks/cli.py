@@ -72,6 +72,7 @@ def promote(ctx: click.Context, model: str, version: str, force: bool, reason: s
     from modelworks.registry.promotion import promote as run_gate
 
     _, params = _use_case(project, model)
+    _require_registered(model)
     try:
         decision = run_gate(
             model, version, params.registry.gate, force_reason=reason if force else None
@@ -91,6 +92,7 @@ def promote(ctx: click.Context, model: str, version: str, force: bool, reason: s
 def rollback(ctx: click.Context, model: str, reason: str) -> None:
     """Give the alias champion back to the version the current champion replaced."""
     _project(ctx)
+    _require_registered(model)
     from modelworks.registry.promotion import RegistryError
     from modelworks.registry.promotion import rollback as roll_back
 
@@ -108,6 +110,7 @@ def rollback(ctx: click.Context, model: str, reason: str) -> None:
 def history(ctx: click.Context, model: str, as_json: bool) -> None:
     """The audit trail of MODEL: every promotion, rejection and rollback."""
     _project(ctx)
+    _require_registered(model)
     from modelworks.registry.promotion import history as read_history
 
     events = read_history(model)
@@ -239,17 +242,16 @@ def schedule() -> None:
 def schedule_run(ctx: click.Context, poll: float) -> None:
     """Run every schedule in this process until interrupted; one run per use case at a time."""
     project = _project(ctx)
-    from modelworks.scheduling.runner import Scheduler
+    from modelworks.scheduling.runner import Scheduler, run_until_signalled
 
     schedules = _schedules(project)
     scheduler = Scheduler(schedules, project.root, poll_seconds=poll)
     for item in schedules:
         click.echo(f"{item.key}: {item.pipeline} on '{item.cron}' ({item.timezone})")
-    click.echo("log: logs/schedule.jsonl; Ctrl-C stops")
-    try:
-        scheduler.run()
-    except KeyboardInterrupt:
-        click.echo(f"stopped; still running: {scheduler.running or 'nothing'}")
+    click.echo("log: logs/schedule.jsonl; Ctrl-C stops (runs in progress are terminated)")
+    code = run_until_signalled(scheduler)
+    click.echo(f"stopped (exit {code}); interrupted runs are in logs/schedule.jsonl", err=True)
+    sys.exit(code)
 
 
 @schedule.command("export")
@@ -310,6 +312,24 @@ def _version(version: str | None) -> str:
     return f"v{version}" if version else "none"
 
 
+def _require_registered(model: str) -> None:
+    """Refuse a model the Model Registry does not know, naming the ones it does."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    names: list[str] = []
+    token: str | None = None
+    while True:
+        page = client.search_registered_models(max_results=1000, page_token=token)
+        names += [found.name for found in page]
+        token = page.token
+        if not token:
+            break
+    if model not in names:
+        known = ", ".join(sorted(names)) or "none yet (train a use case first)"
+        raise ModelworksError(f"no registered model named {model!r}; registered models: {known}")
+
+
 def _use_case(project: Project, model: str) -> tuple[Any, Any]:
     try:
         return project.use_case_of(model)
@@ -320,8 +340,9 @@ def _use_case(project: Project, model: str) -> tuple[Any, Any]:
 def _lineage(model: str, ref: str) -> tuple[str, dict[str, Any]]:
     from mlflow import MlflowClient
 
+    from modelworks.registry.evidence import run_json
     from modelworks.registry.lineage import LINEAGE_FILE
-    from modelworks.registry.promotion import RegistryError, resolve_version, run_json
+    from modelworks.registry.promotion import RegistryError, resolve_version
 
     try:
         version = resolve_version(model, ref)

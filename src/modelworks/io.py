@@ -3,6 +3,11 @@
 A loaded frame carries ``frame.attrs[SOURCE_ATTR] = {"path", "md5", "bytes"}``: the md5 is
 the file's content hash as DVC computes it (plain md5 of the bytes), so the validation report
 and a model's lineage name the exact data, and it can be found again in DVC's cache.
+
+Every dataset here that writes a file writes it whole or not at all: the bytes go to a
+temporary name in the same folder, which is then renamed over the target (``os.replace``, an
+atomic rename on one file system). A process killed mid-save (``kill -9``, a lost machine)
+leaves the previous file and, at worst, a stray ``.<name>.*.tmp`` beside it, never a torn file.
 """
 
 from __future__ import annotations
@@ -11,18 +16,83 @@ import hashlib
 import importlib.resources
 import importlib.util
 import json
-from contextlib import AbstractContextManager, nullcontext
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 from kedro.io.core import get_filepath_str
+from kedro_datasets.json import JSONDataset
 from kedro_datasets.pandas import ParquetDataset
+from kedro_datasets.text import TextDataset
+
+logger = logging.getLogger(__name__)
 
 SAMPLE_SIZE = 5
 SOURCE_ATTR = "modelworks.source"
 _CHUNK = 1 << 20
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+@contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path beside ``target``; renamed onto it only if the block completes.
+
+    Write the whole file to the yielded path: on success it replaces ``target`` in one atomic
+    rename (after an fsync, so the new name never points at unwritten bytes); on any error,
+    or if the process dies, ``target`` keeps its previous content.
+    """
+    final = Path(target)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        yield temporary
+        with temporary.open("rb") as written:
+            os.fsync(written.fileno())
+        # mkstemp's file is private (0600): give it the mode the file had, or would get
+        temporary.chmod(final.stat().st_mode & 0o7777 if final.exists() else 0o666 & ~_UMASK)
+        temporary.replace(final)  # os.replace: atomic within one file system
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_atomic(target: str | os.PathLike[str], write: Callable[[Path], None]) -> None:
+    """Call ``write(temporary_path)``, then rename the finished file onto ``target``."""
+    with atomic_path(target) as temporary:
+        write(temporary)
+
+
+def _save_atomically(dataset: Any, save: Callable[[Any], None], data: Any) -> None:
+    """Run a kedro-datasets ``save`` against a temporary file, then rename it into place.
+
+    kedro-datasets' file datasets open their target with ``fs.open(path, "wb")`` and stream
+    into it, so a kill mid-save leaves a truncated file. For a local file the dataset's
+    ``_filepath`` is pointed at a temporary sibling for the save; any other protocol (an
+    object store writes an object whole on close anyway) saves as the parent class does.
+    """
+    if dataset._protocol != "file" or getattr(dataset, "_version", None) is not None:
+        save(data)
+        return
+    original = dataset._filepath
+    final = get_filepath_str(original, dataset._protocol)
+    if Path(final).is_dir():
+        save(data)  # the parent class raises its own error for a directory
+        return
+    try:
+        with atomic_path(final) as temporary:
+            dataset._filepath = PurePosixPath(temporary.as_posix())
+            save(data)
+    finally:
+        dataset._filepath = original
+        dataset._invalidate_cache()
 
 
 def content_md5(filepath: str) -> tuple[str, int]:
@@ -80,8 +150,29 @@ def package_resource(package: str, path: str) -> Any:
     return resource
 
 
-class RawParquetDataset(ParquetDataset):
-    """kedro-datasets' parquet dataset whose loads are stamped with the file's content hash."""
+class AtomicParquetDataset(ParquetDataset):
+    """kedro-datasets' ``pandas.ParquetDataset`` whose saves replace the file atomically."""
+
+    def save(self, data: pd.DataFrame) -> None:
+        _save_atomically(self, super().save, data)
+
+
+class AtomicJSONDataset(JSONDataset):
+    """kedro-datasets' ``json.JSONDataset`` whose saves replace the file atomically."""
+
+    def save(self, data: Any) -> None:
+        _save_atomically(self, super().save, data)
+
+
+class AtomicTextDataset(TextDataset):
+    """kedro-datasets' ``text.TextDataset`` whose saves replace the file atomically."""
+
+    def save(self, data: str) -> None:
+        _save_atomically(self, super().save, data)
+
+
+class RawParquetDataset(AtomicParquetDataset):
+    """Parquet whose loads are stamped with the file's content hash; saves are atomic."""
 
     def load(self) -> pd.DataFrame:
         path = get_filepath_str(self._get_load_path(), self._protocol)
@@ -200,6 +291,12 @@ class JSONLinesDataset(AbstractDataset[dict[str, Any], list[dict[str, Any]]]):
 
     What a monitoring history needs: every run adds its summary, the report reads the trend,
     and no run rewrites (or can lose) the earlier ones.
+
+    A save rewrites the whole log under a temporary name and renames it into place, so a kill
+    mid-save leaves the log as it was. A log torn by anything else (an older version of this
+    class killed mid-append, a full disk, a hand edit) stays readable: a line that is not JSON
+    is skipped with a warning naming the file and line, and a new record never lands on the
+    same line as a torn one (the torn line is closed with a newline first).
     """
 
     def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
@@ -209,13 +306,44 @@ class JSONLinesDataset(AbstractDataset[dict[str, Any], list[dict[str, Any]]]):
     def load(self) -> list[dict[str, Any]]:
         if not self._filepath.is_file():
             return []
-        lines = self._filepath.read_text().splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+        records: list[dict[str, Any]] = []
+        text = self._filepath.read_text(encoding="utf-8", errors="replace")
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                logger.warning(
+                    "%s:%d is not a JSON document (%s); skipped: %.80s",
+                    self._filepath,
+                    number,
+                    error,
+                    line,
+                )
+                continue
+            if not isinstance(record, dict):
+                logger.warning(
+                    "%s:%d holds a JSON %s, not a record; skipped",
+                    self._filepath,
+                    number,
+                    type(record).__name__,
+                )
+                continue
+            records.append(record)
+        return records
 
     def save(self, data: dict[str, Any]) -> None:
-        self._filepath.parent.mkdir(parents=True, exist_ok=True)
-        with self._filepath.open("a") as handle:
-            handle.write(json.dumps(data, default=str) + "\n")
+        line = (json.dumps(data, default=str) + "\n").encode("utf-8")
+        previous = self._filepath.read_bytes() if self._filepath.is_file() else b""
+        if previous and not previous.endswith(b"\n"):
+            logger.warning(
+                "%s ends in an unterminated (torn) line; it is closed before the new record",
+                self._filepath,
+            )
+            previous += b"\n"
+        with atomic_path(self._filepath) as temporary:
+            temporary.write_bytes(previous + line)
 
     def _exists(self) -> bool:
         return self._filepath.is_file()

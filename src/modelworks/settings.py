@@ -20,12 +20,20 @@ from modelworks.hooks import (  # noqa: E402
     ParameterValidationHook,
     TypedParamsMlflowHook,
 )
+from modelworks.project import project_root  # noqa: E402
 
 # kedro-mlflow's own hook is replaced by its typed-parameter subclass, registered here (Kedro
 # matches the distribution's name, which kedro-mlflow spells with an underscore); telemetry
 # never runs (`.telemetry` also says so for the CLI).
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-telemetry")
-HOOKS = (ParameterValidationHook(), TypedParamsMlflowHook(), NodeTimingHook())
+from modelworks.run_recovery import StaleRunRecoveryHook  # noqa: E402
+
+HOOKS = (
+    ParameterValidationHook(),
+    TypedParamsMlflowHook(),
+    NodeTimingHook(),
+    StaleRunRecoveryHook(),
+)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
@@ -33,4 +41,8 @@ CONFIG_LOADER_ARGS = {
     "default_run_env": "local",
     # conf/local (or another environment) overrides single keys, not whole use-case blocks.
     "merge_strategy": {"parameters": "soft", "catalog": "soft"},
+    # ${project_root:}: the absolute project root, so MLflow's database and Feast's repo are
+    # the project's wherever `kedro run` starts (Kedro itself only absolutifies the catalog's
+    # filepath/filename/path keys).
+    "custom_resolvers": {"project_root": project_root},
 }

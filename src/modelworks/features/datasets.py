@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 from kedro.io import DatasetError
-from kedro_datasets.pandas import ParquetDataset
 
 from modelworks.features.store import EVENT_TIMESTAMP
+from modelworks.io import AtomicParquetDataset
 
 
-class FeatureTableDataset(ParquetDataset):
+class FeatureTableDataset(AtomicParquetDataset):
     """Parquet that a Feast ``FileSource`` reads: checked and written the way Feast expects.
 
     Timestamps are stored as UTC microseconds: Feast's DuckDB offline store cannot cast

@@ -16,6 +16,7 @@ from kedro.pipeline import Pipeline, node
 
 from modelworks.params import to_plain
 from modelworks.registry import promotion, tracking
+from modelworks.registry.evidence import log_gate_evidence
 from modelworks.registry.lineage import LINEAGE_FILE, PROFILE_FILE, build_lineage, lineage_tags
 from modelworks.tasks import Fit, Task, get_task
 from modelworks.tasks.params import RegistryParams, TrainingParams
@@ -270,16 +271,16 @@ def register_best_candidate(
             f"Refusing to register {registry.model_name}: its training data failed validation"
         )
     task = get_task(training.task)
-    evidence, label = task.gate_rows(holdout, training)
+    gate_rows, label = task.gate_rows(holdout, training)
     run_id = best["run_id"]
     tracking.log_dict_to(run_id, lineage, LINEAGE_FILE)
     if not was_skipped(reference_profile):
         tracking.log_dict_to(run_id, reference_profile, PROFILE_FILE)
-    promotion.log_gate_evidence(
+    log_gate_evidence(
         run_id,
         task=task.name,
         label=label,
-        holdout=evidence,
+        holdout=gate_rows,
         holdout_metrics=best["holdout"],
         validation_passed=True,
         drift_verdict=worst_verdict(drift_summary),

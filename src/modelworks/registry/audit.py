@@ -76,7 +76,12 @@ def record_event(client: MlflowClient, event: Mapping[str, Any]) -> str:
 
 
 def read_events(client: MlflowClient, model_name: str) -> list[dict[str, Any]]:
-    """Every audit event of ``model_name``, oldest first."""
+    """Every audit event of ``model_name``, oldest first.
+
+    Promotions and rollbacks write their event under the registry lock, after the previous
+    move finished and before their own alias move, so this order is the order of the moves:
+    each event's ``champion_before`` is the ``champion_after`` of the move event before it.
+    """
     experiment = client.get_experiment_by_name(AUDIT_EXPERIMENT)
     if experiment is None:
         return []

@@ -5,46 +5,43 @@ registered with its lineage and evidence first; the gate's outcomes are written 
 version's tags and description, then to the audit trail; the alias ``champion`` moves last.
 The replaced champion keeps the alias ``previous_champion`` and the new one records which
 version it replaced, so ``rollback`` can walk back one step at a time.
+
+Champion moves are compare-and-set under ``locks.registry_lock``: the gate is first run
+outside the lock against the champion read then; under the lock the champion is read again
+and, if another promotion or rollback moved it meanwhile, the gate runs again against the new
+one. The decision's tags, the audit event and the alias moves are all written before the
+lock is released, so the audit trail is in the order of the moves and each event's
+``champion_before`` is the champion that move really replaced.
 """
 
 from __future__ import annotations
 
-import tempfile
-import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.entities.model_registry.model_version_status import ModelVersionStatus
 from mlflow.exceptions import MlflowException
 
-from modelworks.registry import audit
-from modelworks.registry.evaluation import evaluator_for
+from modelworks.registry import audit, locks
+from modelworks.registry.evidence import (
+    RegistryError,
+    gather_evidence,
+)
 from modelworks.registry.gate import (
     CheckOutcome,
-    Comparison,
-    GateEvidence,
     GatePolicy,
     evaluate_gate,
 )
 
 CHAMPION = "champion"
 PREVIOUS_CHAMPION = "previous_champion"
-EVIDENCE_FILE = "gate_evidence.json"
-HOLDOUT_DIR = "evaluation"
-HOLDOUT_FILE = f"{HOLDOUT_DIR}/holdout.parquet"
 TAG_REPLACED = "promotion.replaced_version"
-LATENCY_CALLS = 200
-_LATENCY_WARMUP = 20
-
-
-class RegistryError(RuntimeError):
-    """A registry move that cannot be made, with the reason a person can act on."""
 
 
 @dataclass(frozen=True)
@@ -101,42 +98,17 @@ def register_version(
     try:
         client.get_registered_model(model_name)
     except MlflowException:
-        client.create_registered_model(model_name, description=description)
+        try:
+            client.create_registered_model(model_name, description=description)
+        except MlflowException as exc:
+            # Another process registering the first version at the same time created it.
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
     # mlflow.register_model resolves MLflow 3's models:/<model id> URIs to the logged model.
     version = mlflow.register_model(model_uri, model_name, tags=dict(tags))
     if str(version.run_id) != run_id:
         raise RegistryError(f"{model_uri} was logged by run {version.run_id}, not {run_id}")
     return str(version.version)
-
-
-def log_gate_evidence(
-    run_id: str,
-    *,
-    task: str,
-    label: str,
-    holdout: pd.DataFrame,
-    holdout_metrics: Mapping[str, float],
-    validation_passed: bool,
-    drift_verdict: str | None,
-) -> None:
-    """Store with the run what the gate needs to judge its model later, from any machine."""
-    client = MlflowClient()
-    client.log_dict(
-        run_id,
-        {
-            "task": task,
-            "label": label,
-            "holdout_metrics": dict(holdout_metrics),
-            "validation_passed": validation_passed,
-            "drift_verdict": drift_verdict,
-            "holdout_rows": len(holdout),
-        },
-        EVIDENCE_FILE,
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(HOLDOUT_FILE).name
-        holdout.to_parquet(path, index=False)
-        client.log_artifact(run_id, str(path), HOLDOUT_DIR)
 
 
 def promote(
@@ -151,124 +123,69 @@ def promote(
 
     ``force_reason`` moves the alias even when checks fail; the reason and the failed checks
     are recorded. The first version of a model has no champion to beat: its improvement check
-    passes as such, every other check still applies.
+    passes as such, every other check still applies. Safe to run concurrently with other
+    promotions and rollbacks of the same model (see the module docstring).
     """
     client = MlflowClient()
     _require_version(client, model_name, version)
     champion = current_champion(client, model_name)
-    if champion == version:
-        raise RegistryError(f"{model_name} v{version} already holds the alias '{CHAMPION}'")
-    checks = evaluate_gate(policy, gather_evidence(client, model_name, version, policy, champion))
-    failed = [check for check in checks if not check.passed]
-    if not failed:
-        action: audit.Action = "promoted"
-        reason = f"all {len(checks)} checks passed"
-    elif force_reason:
-        action = "forced"
-        reason = f"forced: {force_reason}; failed checks: {_summary(failed)}"
-    else:
-        action = "rejected"
-        reason = f"failed checks: {_summary(failed)}"
-    moves = action != "rejected"
-    decision = Decision(
-        model_name=model_name,
-        version=version,
-        action=action,
-        reason=reason,
-        checks=[check.to_dict() for check in checks],
-        champion_before=champion,
-        champion_after=version if moves else champion,
-        triggered_by=triggered_by,
-        decided_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
-    _write_decision(client, decision, checks)
-    if moves:
-        client.set_model_version_tag(model_name, version, TAG_REPLACED, champion or "")
-    _record(client, decision)
-    if moves:
-        _move_champion(client, model_name, version, previous=champion)
+    _refuse_champion(model_name, version, champion)
+    # The slow part (loading models, timing predictions) runs outside the lock, optimistically.
+    evidence = gather_evidence(client, model_name, version, policy, champion)
+    with _champion_lock(model_name):
+        now = current_champion(client, model_name)
+        if now != champion:
+            # Another move won the race: judge (and, if forced, record) against its champion.
+            _refuse_champion(model_name, version, now)
+            champion = now
+            evidence = gather_evidence(client, model_name, version, policy, champion)
+        checks = evaluate_gate(policy, evidence)
+        decision = _decide(model_name, version, checks, champion, force_reason, triggered_by)
+        _write_decision(client, decision, checks)
+        if decision.promoted:
+            client.set_model_version_tag(model_name, version, TAG_REPLACED, champion or "")
+        _record(client, decision)
+        if decision.promoted:
+            _move_champion(client, model_name, version, previous=champion)
     return decision
 
 
 def rollback(model_name: str, *, reason: str, triggered_by: str | None = None) -> Decision:
     """Give ``champion`` back to the version the current champion replaced."""
     client = MlflowClient()
-    champion = current_champion(client, model_name)
-    if champion is None:
-        raise RegistryError(f"{model_name} has no '{CHAMPION}': nothing to roll back")
-    restored = client.get_model_version(model_name, champion).tags.get(TAG_REPLACED) or None
-    if restored is None:
-        raise RegistryError(
-            f"{model_name} v{champion} replaced no earlier champion: nothing to roll back to"
+    with _champion_lock(model_name):
+        champion = current_champion(client, model_name)
+        if champion is None:
+            raise RegistryError(f"{model_name} has no '{CHAMPION}': nothing to roll back")
+        restored = client.get_model_version(model_name, champion).tags.get(TAG_REPLACED) or None
+        if restored is None:
+            raise RegistryError(
+                f"{model_name} v{champion} replaced no earlier champion: nothing to roll back to"
+            )
+        decision = Decision(
+            model_name=model_name,
+            version=restored,
+            action="rolled_back",
+            reason=f"rolled back from v{champion}: {reason}",
+            checks=[],
+            champion_before=champion,
+            champion_after=restored,
+            triggered_by=triggered_by,
+            decided_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-    decision = Decision(
-        model_name=model_name,
-        version=restored,
-        action="rolled_back",
-        reason=f"rolled back from v{champion}: {reason}",
-        checks=[],
-        champion_before=champion,
-        champion_after=restored,
-        triggered_by=triggered_by,
-        decided_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
-    client.set_model_version_tag(
-        model_name, champion, "rollback.rolled_back_at", decision.decided_at
-    )
-    client.set_model_version_tag(model_name, champion, "rollback.reason", reason)
-    _record(client, decision)
-    before = client.get_model_version(model_name, restored).tags.get(TAG_REPLACED) or None
-    _move_champion(client, model_name, restored, previous=before)
+        client.set_model_version_tag(
+            model_name, champion, "rollback.rolled_back_at", decision.decided_at
+        )
+        client.set_model_version_tag(model_name, champion, "rollback.reason", reason)
+        _record(client, decision)
+        before = client.get_model_version(model_name, restored).tags.get(TAG_REPLACED) or None
+        _move_champion(client, model_name, restored, previous=before)
     return decision
 
 
 def history(model_name: str) -> list[dict[str, Any]]:
     """The audit trail of ``model_name``, oldest event first."""
     return audit.read_events(MlflowClient(), model_name)
-
-
-def gather_evidence(
-    client: MlflowClient,
-    model_name: str,
-    version: str,
-    policy: GatePolicy,
-    champion: str | None,
-) -> GateEvidence:
-    """Everything the gate judges about ``version``, measured now where it can be."""
-    run_id = str(client.get_model_version(model_name, version).run_id)
-    stored = run_json(client, run_id, EVIDENCE_FILE)
-    holdout = _run_parquet(client, run_id, HOLDOUT_FILE)
-    evaluator = evaluator_for(stored)
-    with tempfile.TemporaryDirectory() as tmp:
-        local = mlflow.artifacts.download_artifacts(f"models:/{model_name}/{version}", dst_path=tmp)
-        size_mb = sum(f.stat().st_size for f in Path(local).rglob("*") if f.is_file()) / 2**20
-        model = mlflow.pyfunc.load_model(local)
-        challenger_scores = evaluator.predict(model, holdout)
-        latency = (
-            _latency_p99_ms(model, evaluator, holdout)
-            if policy.max_latency_ms is not None
-            else None
-        )
-    comparison = None
-    if champion is not None and policy.improvement is not None:
-        metric = policy.improvement.metric
-        champion_model = mlflow.pyfunc.load_model(f"models:/{model_name}/{champion}")
-        champion_scores = evaluator.predict(champion_model, holdout)
-        comparison = Comparison(
-            champion_version=champion,
-            challenger=evaluator.metric(metric, holdout, challenger_scores),
-            champion=evaluator.metric(metric, holdout, champion_scores),
-            n_units=evaluator.n_units(holdout),
-            higher_is_better=evaluator.higher_is_better(metric),
-        )
-    return GateEvidence(
-        holdout_metrics=dict(stored["holdout_metrics"]),
-        validation_passed=stored.get("validation_passed"),
-        drift_verdict=stored.get("drift_verdict"),
-        model_size_mb=size_mb,
-        latency_p99_ms=latency,
-        comparison=comparison,
-    )
 
 
 def resolve_version(model_name: str, reference: str) -> str:
@@ -283,16 +200,55 @@ def resolve_version(model_name: str, reference: str) -> str:
     return version
 
 
-def _latency_p99_ms(model: Any, evaluator: Any, holdout: pd.DataFrame) -> float:
-    """p99 of single-row predictions in this process, after a warm-up."""
-    timings = []
-    for i in range(_LATENCY_WARMUP + LATENCY_CALLS):
-        row = holdout.iloc[[i % len(holdout)]]
-        start = time.perf_counter()
-        evaluator.predict(model, row)
-        if i >= _LATENCY_WARMUP:
-            timings.append(time.perf_counter() - start)
-    return float(np.percentile(timings, 99) * 1000)
+@contextmanager
+def _champion_lock(model_name: str) -> Iterator[None]:
+    """Hold the lock around every move of ``model_name``'s champion, in its registry."""
+    lock = locks.registry_lock(mlflow.get_registry_uri(), model_name)
+    try:
+        lock.acquire()
+    except locks.RegistryLockTimeoutError as exc:
+        raise RegistryError(str(exc)) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _refuse_champion(model_name: str, version: str, champion: str | None) -> None:
+    if champion == version:
+        raise RegistryError(f"{model_name} v{version} already holds the alias '{CHAMPION}'")
+
+
+def _decide(
+    model_name: str,
+    version: str,
+    checks: list[CheckOutcome],
+    champion: str | None,
+    force_reason: str | None,
+    triggered_by: str | None,
+) -> Decision:
+    failed = [check for check in checks if not check.passed]
+    if not failed:
+        action: audit.Action = "promoted"
+        reason = f"all {len(checks)} checks passed"
+    elif force_reason:
+        action = "forced"
+        reason = f"forced: {force_reason}; failed checks: {_summary(failed)}"
+    else:
+        action = "rejected"
+        reason = f"failed checks: {_summary(failed)}"
+    moves = action != "rejected"
+    return Decision(
+        model_name=model_name,
+        version=version,
+        action=action,
+        reason=reason,
+        checks=[check.to_dict() for check in checks],
+        champion_before=champion,
+        champion_after=version if moves else champion,
+        triggered_by=triggered_by,
+        decided_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
 
 
 def _write_decision(client: MlflowClient, decision: Decision, checks: list[CheckOutcome]) -> None:
@@ -341,28 +297,18 @@ def _alias(client: MlflowClient, model_name: str, alias: str) -> str | None:
 
 
 def _require_version(client: MlflowClient, model_name: str, version: str) -> None:
+    """Refuse a version that does not exist or is not complete: the alias only ever moves onto
+    a version whose model files are in place (MLflow marks it READY once they are; its lineage
+    and evidence were logged before it was registered, its tags with its creation)."""
     try:
-        client.get_model_version(model_name, version)
+        found = client.get_model_version(model_name, version)
     except MlflowException:
         raise RegistryError(f"{model_name} has no version {version}") from None
-
-
-def run_json(client: MlflowClient, run_id: str, path: str) -> dict[str, Any]:
-    import json
-
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            local = client.download_artifacts(run_id, path, tmp)
-        except (MlflowException, OSError):
-            raise RegistryError(
-                f"run {run_id} has no {path}: it was not registered by modelworks"
-            ) from None
-        return dict(json.loads(Path(local).read_text()))
-
-
-def _run_parquet(client: MlflowClient, run_id: str, path: str) -> pd.DataFrame:
-    with tempfile.TemporaryDirectory() as tmp:
-        return pd.read_parquet(client.download_artifacts(run_id, path, tmp))
+    if found.status != ModelVersionStatus.to_string(ModelVersionStatus.READY):
+        raise RegistryError(
+            f"{model_name} v{version} is {found.status}, not READY: its registration is not "
+            "complete"
+        )
 
 
 def _check_text(check: CheckOutcome) -> str:

@@ -5,6 +5,10 @@ is logged and the scheduler carries on. A use case never runs twice at once: the
 holds an exclusive file lock per use case while its run lasts (the crontab export takes the
 same lock), and a schedule that comes due while its use case is busy is recorded as skipped.
 Every start, end and skip is appended to ``logs/schedule.jsonl``.
+
+Interrupted (SIGINT, SIGTERM), the scheduler terminates the runs it started, records each as
+``interrupted`` with its pipeline, process id and return code, and exits non-zero
+(``run_until_signalled``).
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +31,8 @@ from modelworks.scheduling.schedules import Schedule
 
 LOCK_DIR = Path("data") / ".locks"
 LOG_DIR = Path("logs")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+TERMINATE_GRACE_SECONDS = 30.0
 
 
 class Clock(Protocol):
@@ -46,9 +54,26 @@ class WallClock:
 
 
 class Job(Protocol):
-    """A started run: ``poll()`` is None while it runs, then its exit code."""
+    """A started run: ``poll()`` is None while it runs, then its exit code; a process."""
+
+    @property
+    def pid(self) -> int: ...
 
     def poll(self) -> int | None: ...
+
+    def terminate(self) -> None: ...
+
+    def kill(self) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+class StopSignalError(Exception):
+    """The scheduler was asked to stop by a signal."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
 
 
 Launcher = Callable[[Schedule, Path], Job]
@@ -137,6 +162,31 @@ class Scheduler:
             self.clock.sleep(max(wait, 0.0))
         self._reap(self.clock.now())
 
+    def interrupt(self, reason: str, *, grace_seconds: float = TERMINATE_GRACE_SECONDS) -> None:
+        """Terminate every run in progress (killed after ``grace_seconds``), release its lock
+        and record it as ``interrupted`` with its process id and return code."""
+        for use_case, run in list(self._running.items()):
+            code = run.job.poll()
+            if code is None:
+                run.job.terminate()
+                try:
+                    code = run.job.wait(timeout=grace_seconds)
+                except subprocess.TimeoutExpired:
+                    run.job.kill()
+                    code = run.job.wait()
+            run.lock.release()
+            del self._running[use_case]
+            self._log(
+                "interrupted",
+                run.schedule,
+                self.clock.now(),
+                reason=reason,
+                pid=run.job.pid,
+                exit_code=code,
+                started_at=run.started_at.isoformat(),
+                log_file=str(run.log_file),
+            )
+
     @property
     def running(self) -> list[str]:
         """Use cases with a run in progress."""
@@ -189,6 +239,49 @@ class Scheduler:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a") as handle:
             handle.write(json.dumps(record) + "\n")
+
+
+def run_until_signalled(
+    scheduler: Scheduler, *, grace_seconds: float = TERMINATE_GRACE_SECONDS
+) -> int:
+    """Run ``scheduler`` until SIGINT or SIGTERM; then interrupt its runs and return the exit
+    status a process stopped by that signal reports (128 + its number)."""
+    try:
+        with _signals_raise():
+            scheduler.run()
+    except StopSignalError as stop:
+        signum = stop.signum
+    except KeyboardInterrupt:  # a SIGINT that arrived before the handlers were in place
+        signum = signal.SIGINT
+    else:
+        return 0
+    # a second signal while the runs are being stopped must not cut the record short
+    with _signals_ignored():
+        scheduler.interrupt(signal.Signals(signum).name, grace_seconds=grace_seconds)
+    return 128 + signum
+
+
+@contextmanager
+def _signals_raise() -> Iterator[None]:
+    def handler(signum: int, frame: Any) -> None:
+        raise StopSignalError(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def read_log(root: Path) -> list[dict[str, Any]]:

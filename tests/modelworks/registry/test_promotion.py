@@ -11,6 +11,7 @@ from mlflow import MlflowClient
 from modelworks.pipelines.training import RegistryParams, TrainingParams, register_best_candidate
 from modelworks.registry import audit
 from modelworks.registry.evaluation import evaluator_for
+from modelworks.registry.evidence import log_gate_evidence
 from modelworks.registry.gate import GatePolicy
 from modelworks.registry.promotion import (
     CHAMPION,
@@ -18,7 +19,6 @@ from modelworks.registry.promotion import (
     TAG_REPLACED,
     RegistryError,
     history,
-    log_gate_evidence,
     promote,
     register_version,
     rollback,

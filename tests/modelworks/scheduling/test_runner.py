@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -42,8 +48,19 @@ class FakeJob:
     def __post_init__(self) -> None:
         self.started = self.clock.now()
 
+    pid: int = 0
+
     def poll(self) -> int | None:
         return self.code if self.clock.now() >= self.started + self.duration else None
+
+    def terminate(self) -> None:
+        self.code, self.duration = -15, timedelta(0)
+
+    def kill(self) -> None:
+        self.terminate()
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.code
 
 
 @dataclass
@@ -169,3 +186,69 @@ def test_time_zones_move_the_fire_time() -> None:
         use_case="c", name="n", cron="0 3 * * *", pipeline="p", timezone="Europe/Berlin"
     )
     assert berlin.next_after(START) == datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
+
+
+# A scheduler in its own process whose run is a stand-in child (sleep) started right away.
+_SCHEDULER = """
+import subprocess, sys
+from datetime import datetime, timedelta, UTC
+from pathlib import Path
+from modelworks.scheduling.runner import Scheduler, run_until_signalled
+from modelworks.scheduling.schedules import Schedule
+
+class Soon:
+    def now(self):
+        return datetime.now(UTC)
+    def sleep(self, seconds):
+        import time
+        time.sleep(min(seconds, 0.2))
+
+def launch(schedule, log_file):
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+
+item = Schedule(use_case="credit", name="minutely", cron="* * * * *", pipeline="credit_train")
+scheduler = Scheduler([item], Path(sys.argv[1]), launch=launch, clock=Soon(), poll_seconds=0.2)
+scheduler._next[item.key] = Soon().now()  # due now rather than at the next minute
+sys.exit(run_until_signalled(scheduler, grace_seconds=10))
+"""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_terminates_the_running_child_and_records_it(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    scheduler = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(_SCHEDULER), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while not any(e["event"] == "started" for e in read_log(tmp_path)):
+        assert scheduler.poll() is None, scheduler.communicate()[0].decode()
+        assert time.monotonic() < deadline, "the run never started"
+        time.sleep(0.1)
+
+    scheduler.send_signal(signum)
+    output, _ = scheduler.communicate(timeout=60)
+
+    assert scheduler.returncode == 128 + signum, output.decode()
+    log = read_log(tmp_path)
+    assert [e["event"] for e in log] == ["started", "interrupted"]
+    end = log[-1]
+    assert end["pipeline"] == "credit_train"
+    assert end["schedule"] == "credit.minutely"
+    assert end["reason"] == signal.Signals(signum).name
+    assert end["exit_code"] == -signal.SIGTERM  # the child was terminated
+    assert isinstance(end["pid"], int) and not _pid_alive(end["pid"])
+    # the use case's lock is free again
+    lock = UseCaseLock("credit", tmp_path)
+    assert lock.acquire()
+    lock.release()

@@ -1,0 +1,253 @@
+"""Registrations, promotions and rollbacks of one model from several processes at once.
+
+Each worker is a spawned process (its own MLflow client, SQLAlchemy engine and SQLite
+connection) against one SQLite registry in a temporary folder. A barrier releases the
+promotions together, so they all judge the challenger against the same champion and then
+race for the lock: the audit trail must still read as one chain of moves.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import sqlite3
+import threading
+import time
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+
+from modelworks.registry.evidence import log_gate_evidence
+from modelworks.registry.gate import GatePolicy
+from modelworks.registry.promotion import (
+    CHAMPION,
+    PREVIOUS_CHAMPION,
+    TAG_REPLACED,
+    history,
+    promote,
+    register_version,
+    rollback,
+)
+
+MODEL = "m"
+POLICY = GatePolicy.model_validate(
+    {
+        "thresholds": {"roc_auc": {"min": 0.55}},
+        "improvement": {"metric": "roc_auc", "paired_test": {"n_resamples": 100}},
+    }
+)
+TIMEOUT_S = 120
+
+
+def _data(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(["a", "b"], size=n)})
+    logit = 2 * frame["x"] + (frame["c"] == "a")
+    return frame, (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int).to_numpy()
+
+
+def _register(flip: float) -> str:
+    """A small LightGBM version with its gate evidence, trained on labels flipped with
+    probability ``flip`` (0 learns the signal, 0.5 noise)."""
+    from modelworks.registry.tracking import log_probability_model
+    from modelworks.training import (
+        CandidateParams,
+        FeatureSpec,
+        binary_classification_metrics,
+        get_adapter,
+    )
+
+    train, y = _data(600, 0)
+    flipped = np.random.default_rng(5).uniform(size=len(y)) < flip
+    holdout, y_hold = _data(600, 1)
+    fitted = get_adapter("lightgbm").fit(
+        train,
+        np.where(flipped, 1 - y, y),
+        features=FeatureSpec(numeric=["x"], categorical=["c"]),
+        candidate=CandidateParams(
+            adapter="lightgbm", params={"min_child_samples": 20, "num_threads": 1}
+        ),
+        seed=0,
+        n_rounds=10,
+    )
+    with mlflow.start_run() as run:
+        uri = log_probability_model(fitted, holdout)
+    log_gate_evidence(
+        run.info.run_id,
+        task="binary_classification",
+        label="label",
+        holdout=holdout.assign(label=y_hold),
+        holdout_metrics=binary_classification_metrics(y_hold, fitted.predict_proba(holdout)),
+        validation_passed=True,
+        drift_verdict="ok",
+    )
+    return register_version(
+        model_name=MODEL, model_uri=uri, run_id=run.info.run_id, tags={"origin": "test"}
+    )
+
+
+def _worker(
+    uri: str,
+    workdir: str,
+    flip: float | None,
+    version: str | None,
+    force_reason: str | None,
+    barrier: Barrier,
+    results: multiprocessing.Queue[Any],
+) -> None:
+    """Register a version (``flip``) or take ``version``, wait for the others, promote it."""
+    try:
+        os.chdir(workdir)
+        os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        if flip is not None:
+            version = _register(flip)
+        assert version is not None
+        barrier.wait(timeout=TIMEOUT_S)
+        decision = promote(MODEL, version, POLICY, force_reason=force_reason)
+        results.put((version, decision.action, decision.champion_before, None))
+    except BaseException as exc:  # reported to the test, which fails on it
+        barrier.abort()
+        results.put((version, None, None, f"{type(exc).__name__}: {exc}"))
+
+
+def _run_together(
+    tracking: MlflowClient, tmp_path: Path, jobs: list[dict[str, Any]]
+) -> list[tuple[str, str, str | None]]:
+    """Run one ``_worker`` per job in spawned processes; their (version, action, before)."""
+    uri = mlflow.get_tracking_uri()
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(jobs))
+    results: multiprocessing.Queue[Any] = context.Queue()
+    processes = [
+        context.Process(
+            target=_worker,
+            args=(
+                uri,
+                str(tmp_path),
+                job.get("flip"),
+                job.get("version"),
+                job.get("force_reason"),
+                barrier,
+                results,
+            ),
+        )
+        for job in jobs
+    ]
+    for process in processes:
+        process.start()
+    outcomes = []
+    try:
+        for _ in jobs:
+            outcomes.append(results.get(timeout=TIMEOUT_S))
+    except queue.Empty:
+        pass
+    for process in processes:
+        process.join(timeout=TIMEOUT_S)
+        if process.is_alive():
+            process.kill()
+    errors = [error for *_, error in outcomes if error]
+    assert not errors, errors
+    assert len(outcomes) == len(jobs), outcomes
+    return [(version, action, before) for version, action, before, _ in outcomes]
+
+
+def _assert_chain(events: list[dict[str, Any]]) -> None:
+    """Each event replaced the champion the event before it left."""
+    before = None
+    for event in events:
+        assert event["champion_before"] == before, events
+        before = event["champion_after"]
+
+
+def _champion(client: MlflowClient) -> str:
+    return str(client.get_model_version_by_alias(MODEL, CHAMPION).version)
+
+
+def test_concurrent_registrations_and_promotions_chain_in_the_audit_trail(
+    tracking: MlflowClient, tmp_path: Path
+) -> None:
+    tracking.search_experiments()  # the database exists before the workers open it
+    outcomes = _run_together(
+        tracking, tmp_path, [{"flip": flip} for flip in (0.45, 0.3, 0.15, 0.0)]
+    )
+
+    versions = sorted(int(version) for version, _, _ in outcomes)
+    assert versions == [1, 2, 3, 4]
+    # search_model_versions leaves aliases out: read each version
+    holders = [v for v in versions if CHAMPION in tracking.get_model_version(MODEL, str(v)).aliases]
+    assert len(holders) == 1
+    events = history(MODEL)
+    assert len(events) == 4
+    assert sorted(e["version"] for e in events) == [str(v) for v in versions]
+    _assert_chain(events)
+    assert events[0]["action"] == "promoted"
+    # only the first could find no champion; everyone else was judged against one
+    assert [e["champion_before"] is None for e in events] == [True, False, False, False]
+    assert _champion(tracking) == events[-1]["champion_after"]
+    for version, action, before in outcomes:
+        (event,) = [e for e in events if e["version"] == version]
+        assert (event["action"], event["champion_before"]) == (action, before)
+
+
+def test_concurrent_forced_promotions_are_both_recorded_and_rollback_undoes_the_last(
+    tracking: MlflowClient, tmp_path: Path
+) -> None:
+    good, worse, worst = _register(0.0), _register(0.4), _register(0.45)
+    assert promote(MODEL, good, POLICY).action == "promoted"
+
+    outcomes = _run_together(
+        tracking,
+        tmp_path,
+        [{"version": v, "force_reason": f"incident: force v{v}"} for v in (worse, worst)],
+    )
+
+    assert {action for _, action, _ in outcomes} <= {"forced", "promoted"}
+    events = history(MODEL)
+    assert [e["version"] for e in events[:1]] == [good]
+    assert sorted(e["version"] for e in events[1:]) == sorted([worse, worst])
+    _assert_chain(events)
+    # the loser of the race replaced the winner, not the champion both of them had read
+    assert events[2]["champion_before"] == events[1]["version"]
+    last = events[-1]["version"]
+    assert _champion(tracking) == last
+    assert tracking.get_model_version(MODEL, last).tags[TAG_REPLACED] == events[1]["version"]
+    assert (
+        str(tracking.get_model_version_by_alias(MODEL, PREVIOUS_CHAMPION).version)
+        == (events[1]["version"])
+    )
+
+    back = rollback(MODEL, reason="the last forced one misbehaves")
+    assert (back.champion_before, back.champion_after) == (last, events[1]["version"])
+    assert _champion(tracking) == events[1]["version"]
+    assert str(tracking.get_model_version_by_alias(MODEL, PREVIOUS_CHAMPION).version) == good
+    _assert_chain(history(MODEL))
+
+
+def test_a_writer_blocked_past_sqlites_default_timeout_waits_instead_of_failing(
+    tracking: MlflowClient, tmp_path: Path
+) -> None:
+    """MLflow runs ``PRAGMA busy_timeout = 20000`` in every SQLite store session (see
+    ``modelworks.registry.locks``): a registry write waits out another writer holding the
+    database for longer than sqlite3's 5 s default instead of failing "database is locked"."""
+    tracking.create_registered_model(MODEL)
+    holder = sqlite3.connect(tmp_path / "mlflow.db", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # the write lock, as another process's transaction
+    release = threading.Timer(5.5, holder.execute, ["COMMIT"])
+    release.start()
+    try:
+        start = time.monotonic()
+        tracking.set_registered_model_tag(MODEL, "k", "v")
+        waited = time.monotonic() - start
+    finally:
+        release.join()
+        holder.close()
+    assert waited > 5
+    assert tracking.get_registered_model(MODEL).tags["k"] == "v"
