@@ -17,7 +17,7 @@ from kedro.config import MissingConfigException
 
 from modelworks.discovery import discover_use_cases
 from modelworks.params import parse_params
-from modelworks.root import ProjectError, find_root
+from modelworks.root import ProjectError, find_root, project_root
 from modelworks.use_cases import UseCase
 
 __all__ = ["Project", "ProjectError", "find_root", "load_project", "project_root"]
@@ -67,22 +67,6 @@ class Project:
             use_cases=[use_case.name for use_case in discover_use_cases()],
             pipelines=list(pipelines),
         )
-
-
-def project_root() -> str:
-    """The project's root as an absolute POSIX path: the ``${project_root:}`` config resolver.
-
-    ``kedro run`` finds the project from the working directory upward but does not change
-    into it, so paths that Kedro does not make absolute itself (MLflow's
-    ``sqlite:///...`` URIs, a Feast ``repo_path``) are written ``${project_root:}/...``.
-    The root is the one ``kedro run`` found (the working directory or a folder above it);
-    outside any project, the project this package was loaded from.
-    """
-    try:
-        return find_root().as_posix()
-    except ProjectError:
-        # src/modelworks/project.py -> the root, for a session created from elsewhere
-        return find_root(Path(__file__).resolve().parent).as_posix()
 
 
 def load_project(start: Path | None = None, env: str | None = None) -> Project:

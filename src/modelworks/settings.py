@@ -20,7 +20,7 @@ from modelworks.hooks import (  # noqa: E402
     ParameterValidationHook,
     TypedParamsMlflowHook,
 )
-from modelworks.project import project_root  # noqa: E402
+from modelworks.root import project_root  # noqa: E402
 
 # kedro-mlflow's own hook is replaced by its typed-parameter subclass, registered here (Kedro
 # matches the distribution's name, which kedro-mlflow spells with an underscore); telemetry

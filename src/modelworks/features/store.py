@@ -17,6 +17,7 @@ import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
 from modelworks.params import StrictModel
+from modelworks.root import under_root
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -118,8 +119,9 @@ class FeatureStoreDataset(AbstractDataset[None, FeatureRepo]):
     def __init__(
         self, repo_path: str, template: str | None = None, metadata: dict[str, Any] | None = None
     ) -> None:
-        self._repo_path = Path(repo_path)
-        self._template = Path(template) if template else None
+        # Kedro makes only filepath-like keys absolute: these follow the project root too.
+        self._repo_path = under_root(repo_path)
+        self._template = under_root(template) if template else None
         self.metadata = metadata
 
     def load(self) -> FeatureRepo:

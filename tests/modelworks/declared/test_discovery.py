@@ -126,7 +126,7 @@ def test_the_catalog_patterns_cover_a_declared_use_case_and_no_other_dataset() -
     written = str(table._describe()["filepath"])
     assert f"../{written}" == feature_table_path("flight_delays", "weather")
     for name in ("training_entity_rows", "scoring_batch_rows", "scoring_batch_labels"):
-        assert type(catalog.get(f"flight_delays.{name}")).__name__ == "ParquetDataset"
+        assert type(catalog.get(f"flight_delays.{name}")).__name__ == "AtomicParquetDataset"
     resolver = catalog._config_resolver
     # other use cases' in-memory datasets stay in memory
     for name in (
