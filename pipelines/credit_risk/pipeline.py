@@ -5,12 +5,9 @@ from __future__ import annotations
 from kedro.pipeline import Pipeline, node, pipeline
 
 from modelworks.pipelines import (
-    batch_scoring_pipeline,
-    champion_monitoring_pipeline,
-    drift_monitoring_pipeline,
     feature_retrieval_pipeline,
     feature_store_pipeline,
-    training_pipeline,
+    lifecycle_pipelines,
     validation_pipeline,
 )
 from modelworks.simulation import simulation_pipeline
@@ -86,19 +83,6 @@ def create_pipelines() -> dict[str, Pipeline]:
         + feature_retrieval_pipeline("loan_entity_rows", "training_set")
         + feature_retrieval_pipeline("scoring_entity_rows", "scoring_features")
     )
-    train = (
-        prepare
-        + training_pipeline(use_case=NAME, entity_rows="loan_entity_rows")
-        + drift_monitoring_pipeline()
-    )
-    retrain = (
-        prepare
-        + champion_monitoring_pipeline("scoring_features")
-        + training_pipeline(
-            use_case=NAME, entity_rows="loan_entity_rows", retrain_decision="retrain_decision"
-        )
-        + drift_monitoring_pipeline()
-    )
     world = Pipeline(
         [
             node(
@@ -136,16 +120,8 @@ def create_pipelines() -> dict[str, Pipeline]:
         },
         outputs={name: name for name in outcome},
     )
-    score = batch_scoring_pipeline("scoring_features")
-    score_new_champion = batch_scoring_pipeline("scoring_features", after_training=True)
-    return {
-        f"{NAME}_ingest": pipeline(ingest, namespace=NAME),
-        f"{NAME}_train": pipeline(train, namespace=NAME),
-        f"{NAME}_score": pipeline(score, namespace=NAME),
-        f"{NAME}_monitor": pipeline(
-            champion_monitoring_pipeline("scoring_features"), namespace=NAME
-        ),
-        f"{NAME}_retrain": pipeline(retrain + score_new_champion, namespace=NAME),
-        f"{NAME}_simulation": pipeline(simulation, namespace=NAME),
-        NAME: pipeline(ingest + train + score_new_champion, namespace=NAME),
-    }
+    family = lifecycle_pipelines(
+        NAME, ingest=ingest, prepare=prepare, entity_rows="loan_entity_rows"
+    )
+    family[f"{NAME}_simulation"] = simulation
+    return {name: pipeline(pipe, namespace=NAME) for name, pipe in family.items()}

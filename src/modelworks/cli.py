@@ -142,7 +142,9 @@ def lineage(ctx: click.Context, reference: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(document, indent=2, sort_keys=True))
         return
-    click.echo(_lineage_text(model, version, document))
+    from modelworks.registry.lineage import lineage_text
+
+    click.echo(lineage_text(model, version, document))
 
 
 @main.command()
@@ -371,44 +373,6 @@ def _print_checks(checks: list[dict[str, Any]]) -> None:
         click.echo(
             f"  {mark}  {check['check']:<28} {shown:<12} ({check['threshold']}) {check['detail']}"
         )
-
-
-def _lineage_text(model: str, version: str, doc: dict[str, Any]) -> str:
-    git = doc["git"]
-    lines = [
-        f"{model} v{version}",
-        f"  code        commit {git['commit']}{' (dirty work tree)' if git['dirty'] else ''}",
-        f"  trained     candidate {doc['training']['name']} ({doc['training']['adapter']}), "
-        f"run {doc['training']['run_id']}",
-        f"  validation  {'passed' if doc['validation']['success'] else 'FAILED'} "
-        f"({doc['validation']['suite']}, {doc['validation']['validated_at']})",
-        f"  features    {doc['features']['service']}  "
-        f"definitions {doc['features']['definitions_sha256'][:16]}",
-    ]
-    for view, info in doc["features"]["feature_views"].items():
-        lines.append(
-            f"              {view}: {len(info['features'])} features, "
-            f"{info['definition_sha256'][:16]}"
-        )
-    entity = doc["entity_rows"]
-    lines.append(f"  entity rows {entity['rows']} rows, sha256 {entity['sha256'][:16]}")
-    for table, source in doc["data"].items():
-        if source:
-            lines.append(
-                f"  data        {table}: {source['path']} "
-                f"md5 {source['md5']} ({source['bytes']} bytes)"
-            )
-    holdout = doc["metrics"]["holdout"]
-    lines.append("  holdout     " + ", ".join(f"{k} {v:.4f}" for k, v in holdout.items()))
-    cv = doc["metrics"]["cv"]
-    means = {k[: -len("_mean")]: v for k, v in cv.items() if k.endswith("_mean")}
-    lines.append(
-        "  cv          "
-        + ", ".join(f"{k} {v:.4f} ± {cv.get(f'{k}_std', 0.0):.4f}" for k, v in means.items())
-    )
-    lines.append("  packages    " + ", ".join(f"{k} {v}" for k, v in doc["packages"].items()))
-    lines.append(f"  parameters  {len(doc['parameters'])} blocks: {', '.join(doc['parameters'])}")
-    return "\n".join(lines)
 
 
 # Kedro loads a project's commands from ``<package>.cli:cli``: the same commands, under `kedro`.

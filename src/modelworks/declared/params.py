@@ -26,7 +26,7 @@ from modelworks.serving.batch import ScoringParams
 from modelworks.validation import ValidationSpec
 
 SEPARATOR = "__"
-"""Between the use case's name and a Feast object's own name: ``flight_delays__weather_fv``."""
+"""Between the use case's name and a Feast object's own name: ``<use_case>__<view>_fv``."""
 
 # What a block whose ``declared`` is invalid gets in place of derived keys, so that the errors
 # reported are the declaration's own, not a cascade of "field required".

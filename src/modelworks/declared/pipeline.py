@@ -1,5 +1,5 @@
 """The pipelines of a declared use case: the framework's factories, composed as a hand-written
-use case composes them (pipelines/credit_risk/pipeline.py), around three declared steps.
+use case composes them in its package, around three declared steps.
 
 * ``<uc>_ingest``: source tables -> raw tables -> GE gate -> entity rows and feature tables;
 * ``<uc>_train``: Feast apply and materialise, point-in-time training set and scoring
@@ -25,12 +25,9 @@ from modelworks.declared.schema import DeclaredSpec
 from modelworks.declared.tables import build_entity_rows, build_feature_table, take_source_table
 from modelworks.params import parse_params, to_plain
 from modelworks.pipelines import (
-    batch_scoring_pipeline,
-    champion_monitoring_pipeline,
-    drift_monitoring_pipeline,
     feature_retrieval_pipeline,
     feature_store_pipeline,
-    training_pipeline,
+    lifecycle_pipelines,
     validation_pipeline,
 )
 
@@ -121,34 +118,10 @@ def create_pipelines(use_case: str, spec: DeclaredSpec) -> dict[str, Pipeline]:
         + feature_retrieval_pipeline(TRAINING_ROWS, "training_set")
         + feature_retrieval_pipeline(SCORING_ROWS, "scoring_features")
     )
-    train = (
-        prepare
-        + training_pipeline(use_case=use_case, entity_rows=TRAINING_ROWS)
-        + drift_monitoring_pipeline()
+    family = lifecycle_pipelines(
+        use_case, ingest=ingest, prepare=prepare, entity_rows=TRAINING_ROWS
     )
-    monitor = champion_monitoring_pipeline("scoring_features")
-    retrain = (
-        prepare
-        + monitor
-        + training_pipeline(
-            use_case=use_case, entity_rows=TRAINING_ROWS, retrain_decision="retrain_decision"
-        )
-        + drift_monitoring_pipeline()
-    )
-    score = batch_scoring_pipeline("scoring_features")
-    score_new_champion = batch_scoring_pipeline("scoring_features", after_training=True)
-    family = {
-        "_ingest": ingest,
-        "_train": train,
-        "_score": score,
-        "_monitor": monitor,
-        "_retrain": retrain + score_new_champion,
-        "": ingest + train + score_new_champion,
-    }
-    return {
-        f"{use_case}{suffix}": _namespaced(use_case, resolve + _wired(pipe))
-        for suffix, pipe in family.items()
-    }
+    return {name: _namespaced(use_case, resolve + _wired(pipe)) for name, pipe in family.items()}
 
 
 def _namespaced(use_case: str, pipe: Pipeline) -> Pipeline:

@@ -7,6 +7,7 @@ Every factory returns an un-namespaced pipeline over conventional dataset names
 ``conf/base/catalog/layers.yml`` map onto the data layers.
 """
 
+from modelworks.pipelines.family import lifecycle_pipelines
 from modelworks.pipelines.features import feature_retrieval_pipeline, feature_store_pipeline
 from modelworks.pipelines.monitoring import (
     champion_monitoring_pipeline,
@@ -23,6 +24,7 @@ __all__ = [
     "drift_monitoring_pipeline",
     "feature_retrieval_pipeline",
     "feature_store_pipeline",
+    "lifecycle_pipelines",
     "training_pipeline",
     "typed_params",
     "validation_pipeline",

@@ -25,35 +25,15 @@ from modelworks.pipelines.training import (
     select_best_candidate,
     train_candidates,
 )
-from modelworks.recommenders.params import RecommenderTrainingParams
 from modelworks.recommenders.rows import build_holdout_users, split_interactions
 from modelworks.recommenders.trainer import Validation, fit_recommender
 from modelworks.registry.gate import GatePolicy
 from modelworks.serving.batch import ScoringParams, score_batch
 from modelworks.serving.datasets import RegisteredModelDataset
 from modelworks.tasks import Fit, get_task
+from tests.modelworks.recommenders.conformance import PARAMS
 from tests.modelworks.recommenders.test_trainer import toy_data
 
-PARAMS = RecommenderTrainingParams.model_validate(
-    {
-        "time_column": "timestamp",
-        "request_time_column": "timestamp",
-        "event_column": "event",
-        "positive_events": ["click"],
-        "relevant_events": ["click"],
-        "holdout_days": 4,
-        "validation_days": 4,
-        "users": {
-            "key": "user_id",
-            "available_from": "joined_at",
-            "service": "user_service",
-            "exclude_feature": "seen",
-        },
-        "items": {"key": "item_id", "available_from": "listed_at", "service": "item_service"},
-        "candidates": {"hybrid": {"max_epochs": 3, "batch_size": 256, "seed": 7}},
-        "baselines": {"popularity_window_days": 7, "content_features": ["kind", "price"]},
-    }
-)
 SERVICE = {
     "service": "s",
     "join_keys": ["user_id"],

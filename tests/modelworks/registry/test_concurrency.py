@@ -19,11 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
-import pandas as pd
 from mlflow import MlflowClient
 
-from modelworks.registry.evidence import log_gate_evidence
 from modelworks.registry.gate import GatePolicy
 from modelworks.registry.promotion import (
     CHAMPION,
@@ -31,9 +28,9 @@ from modelworks.registry.promotion import (
     TAG_REPLACED,
     history,
     promote,
-    register_version,
     rollback,
 )
+from tests.modelworks.registry.versions import register_flipped
 
 MODEL = "m"
 POLICY = GatePolicy.model_validate(
@@ -45,51 +42,8 @@ POLICY = GatePolicy.model_validate(
 TIMEOUT_S = 120
 
 
-def _data(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(["a", "b"], size=n)})
-    logit = 2 * frame["x"] + (frame["c"] == "a")
-    return frame, (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int).to_numpy()
-
-
 def _register(flip: float) -> str:
-    """A small LightGBM version with its gate evidence, trained on labels flipped with
-    probability ``flip`` (0 learns the signal, 0.5 noise)."""
-    from modelworks.registry.tracking import log_probability_model
-    from modelworks.training import (
-        CandidateParams,
-        FeatureSpec,
-        binary_classification_metrics,
-        get_adapter,
-    )
-
-    train, y = _data(600, 0)
-    flipped = np.random.default_rng(5).uniform(size=len(y)) < flip
-    holdout, y_hold = _data(600, 1)
-    fitted = get_adapter("lightgbm").fit(
-        train,
-        np.where(flipped, 1 - y, y),
-        features=FeatureSpec(numeric=["x"], categorical=["c"]),
-        candidate=CandidateParams(
-            adapter="lightgbm", params={"min_child_samples": 20, "num_threads": 1}
-        ),
-        seed=0,
-        n_rounds=10,
-    )
-    with mlflow.start_run() as run:
-        uri = log_probability_model(fitted, holdout)
-    log_gate_evidence(
-        run.info.run_id,
-        task="binary_classification",
-        label="label",
-        holdout=holdout.assign(label=y_hold),
-        holdout_metrics=binary_classification_metrics(y_hold, fitted.predict_proba(holdout)),
-        validation_passed=True,
-        drift_verdict="ok",
-    )
-    return register_version(
-        model_name=MODEL, model_uri=uri, run_id=run.info.run_id, tags={"origin": "test"}
-    )
+    return register_flipped(MODEL, flip, rows=600, rounds=10)
 
 
 def _worker(

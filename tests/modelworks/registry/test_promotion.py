@@ -11,7 +11,6 @@ from mlflow import MlflowClient
 from modelworks.pipelines.training import RegistryParams, TrainingParams, register_best_candidate
 from modelworks.registry import audit
 from modelworks.registry.evaluation import evaluator_for
-from modelworks.registry.evidence import log_gate_evidence
 from modelworks.registry.gate import GatePolicy
 from modelworks.registry.promotion import (
     CHAMPION,
@@ -20,18 +19,10 @@ from modelworks.registry.promotion import (
     RegistryError,
     history,
     promote,
-    register_version,
     rollback,
 )
-from modelworks.registry.tracking import log_probability_model
-from modelworks.training import (
-    CandidateParams,
-    FeatureSpec,
-    binary_classification_metrics,
-    get_adapter,
-)
+from tests.modelworks.registry.versions import register_flipped
 
-FEATURES = FeatureSpec(numeric=["x"], categorical=["c"])
 MODEL = "m"
 POLICY = GatePolicy.model_validate(
     {
@@ -41,44 +32,8 @@ POLICY = GatePolicy.model_validate(
 )
 
 
-def _data(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(["a", "b"], size=n)})
-    logit = 2 * frame["x"] + (frame["c"] == "a")
-    return frame, (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int).to_numpy()
-
-
 def _register(flip: float) -> str:
-    """Train, log and register a version trained on labels flipped with probability ``flip``:
-    0 learns the signal, 0.5 learns noise."""
-    train, y = _data(1500, 0)
-    flipped = np.random.default_rng(5).uniform(size=len(y)) < flip
-    holdout, y_hold = _data(1500, 1)
-    fitted = get_adapter("lightgbm").fit(
-        train,
-        np.where(flipped, 1 - y, y),
-        features=FEATURES,
-        candidate=CandidateParams(
-            adapter="lightgbm", params={"min_child_samples": 20, "num_threads": 1}
-        ),
-        seed=0,
-        n_rounds=30,
-    )
-    frame = holdout.assign(label=y_hold)
-    with mlflow.start_run() as run:
-        uri = log_probability_model(fitted, holdout)
-    log_gate_evidence(
-        run.info.run_id,
-        task="binary_classification",
-        label="label",
-        holdout=frame,
-        holdout_metrics=binary_classification_metrics(y_hold, fitted.predict_proba(holdout)),
-        validation_passed=True,
-        drift_verdict="ok",
-    )
-    return register_version(
-        model_name=MODEL, model_uri=uri, run_id=run.info.run_id, tags={"origin": "test"}
-    )
+    return register_flipped(MODEL, flip, rows=1500, rounds=30)
 
 
 def _champion(client: MlflowClient) -> str:
