@@ -39,8 +39,8 @@ CREDIT_RISK_DATASETS = {
     "credit_risk_borrowers": "credit_risk.raw_borrowers",
     "credit_risk_loans": "credit_risk.raw_loans",
     "credit_risk_repayments": "credit_risk.raw_repayments",
-    "credit_risk_borrower_profile": "credit_risk.borrower_profile",
-    "credit_risk_repayment_history": "credit_risk.borrower_repayment_history",
+    "credit_risk_borrower_profile": "credit_risk.published_borrower_profile",
+    "credit_risk_repayment_history": "credit_risk.published_borrower_repayment_history",
 }
 
 
@@ -116,7 +116,8 @@ def create_pipelines() -> dict[str, Pipeline]:
         validation_pipeline(RAW_TABLES)
         + feature_tables
         + feature_store_pipeline(
-            [*FEATURE_TABLES, "credit_risk_borrower_profile", "credit_risk_repayment_history"]
+            FEATURE_TABLES,
+            published_elsewhere=["credit_risk_borrower_profile", "credit_risk_repayment_history"],
         )
         + feature_retrieval_pipeline("episode_entity_rows", "training_set")
         + feature_retrieval_pipeline("scoring_entity_rows", "scoring_features")

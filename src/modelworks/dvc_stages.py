@@ -241,6 +241,9 @@ def _outs(
     """The stage's outs and metrics: a layer folder (``data/<layer>/<owner>``) when every
     dataset stored under it, in any pipeline, is written by this stage; else the files."""
     outputs = set(pipe.all_outputs())
+    # A file the stage reads under one name and rewrites under another (the last published
+    # feature profile) is the stage's own.
+    own = {path for name in outputs if (path := path_of(name)) is not None}
     metric = f"{use_case}.{METRICS_DATASET}"
     metrics = [path for path in [path_of(metric)] if path and metric in outputs]
     outs: list[str] = []
@@ -253,7 +256,7 @@ def _outs(
             folder is not None
             and not any(_inside(metric, folder) for metric in metrics)
             and all(
-                stored_name in outputs
+                stored_name in outputs or stored_path in own
                 for stored_path, stored_names in stored.items()
                 if _inside(stored_path, folder)
                 for stored_name in stored_names
@@ -269,12 +272,13 @@ def _data_deps(
     """The stored datasets the pipeline reads: another stage's out that holds each, else its
     layer folder, else the file."""
     every_out = [out for outs, metrics in written.values() for out in (*outs, *metrics)]
+    own = {path for name in pipe.all_outputs() if (path := path_of(name)) is not None}
     deps = []
     for name in pipe.inputs():
         if name == "parameters" or name.startswith("params:"):
             continue
         path = path_of(name)
-        if path is None:
+        if path is None or path in own:  # its own previous output: DVC forbids the cycle
             continue
         holder = next((out for out in every_out if _inside(path, out)), None)
         deps.append(holder or _layer_folder(path) or path)

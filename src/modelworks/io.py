@@ -164,6 +164,16 @@ class AtomicJSONDataset(JSONDataset):
         _save_atomically(self, super().save, data)
 
 
+class OptionalJSONDataset(AtomicJSONDataset):
+    """JSON state a pipeline reads from its previous run, ``None`` before the first run wrote
+    it (the profile of the last published feature tables, say)."""
+
+    def load(self) -> Any:
+        if not self._exists():
+            return None
+        return super().load()
+
+
 class AtomicTextDataset(TextDataset):
     """kedro-datasets' ``text.TextDataset`` whose saves replace the file atomically."""
 

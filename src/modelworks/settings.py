@@ -27,9 +27,11 @@ from modelworks.root import project_root  # noqa: E402
 # never runs (`.telemetry` also says so for the CLI).
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-telemetry")
 from modelworks.run_recovery import StaleRunRecoveryHook  # noqa: E402
+from modelworks.writable import WritableOutputsHook  # noqa: E402
 
 HOOKS = (
     ParameterValidationHook(),
+    WritableOutputsHook(),
     TypedParamsMlflowHook(),
     NodeTimingHook(),
     StaleRunRecoveryHook(),

@@ -1,7 +1,7 @@
 """Runs left RUNNING by a killed process are marked KILLED by the next run.
 
 A unit test builds the runs in a scratch tracking store; the end-to-end test kills
-``kedro run --pipelines credit_risk`` with SIGKILL twice, in a scratch copy of the project,
+``kedro run --pipelines credit_risk`` with SIGKILL three times, in a scratch copy of the project,
 and checks that the next run cleans up and leaves nothing torn.
 """
 
@@ -90,11 +90,12 @@ def test_stale_runs_and_their_children_are_marked_killed(tmp_path: Path) -> None
     assert find_stale_runs(client, exclude=[young_untagged]) == {}
 
 
-# --- end to end: kill -9 twice, then a run that must clean up and succeed --------------------
+# --- end to end: kill -9 three times, then a run that must clean up and succeed ---------------
 
 
 def _small(params: dict[str, Any]) -> None:
     params["generator"].update(n_loans=600, history_days=300)
+    params["validation"]["tables"]["loans"]["min_rows"] = 100
     params["training"].update(n_splits=2, holdout_days=45)
     lightgbm = params["training"]["candidates"]["lightgbm"]
     params["training"]["candidates"] = {"lightgbm": {**lightgbm, "max_rounds": 30}}
@@ -138,7 +139,7 @@ def _kill_when(root: Path, ready: Any, what: str) -> set[str]:
     try:
         while True:
             runs = _running(db)
-            if ready(runs):
+            if ready(runs, db):
                 break
             assert process.poll() is None, f"the pipeline ended ({process.returncode}) {what}"
             assert time.monotonic() < deadline, f"timed out waiting {what}"
@@ -151,12 +152,22 @@ def _kill_when(root: Path, ready: Any, what: str) -> set[str]:
     return set(runs)
 
 
-def _pipeline_run_started(runs: dict[str, dict[str, str]]) -> bool:
+def _pipeline_run_started(runs: dict[str, dict[str, str]], db: Path) -> bool:
     return any(TAG_PID in tags for tags in runs.values())
 
 
-def _candidate_running(runs: dict[str, dict[str, str]]) -> bool:
+def _candidate_running(runs: dict[str, dict[str, str]], db: Path) -> bool:
     return any(tags.get("modelworks.role") == "candidate" for tags in runs.values())
+
+
+def _version_registered(runs: dict[str, dict[str, str]], db: Path) -> bool:
+    """A model version exists while its pipeline still runs: the gate and the alias to come."""
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as connection:
+            (count,) = connection.execute("SELECT COUNT(*) FROM model_versions").fetchone()
+    except sqlite3.Error:
+        return False
+    return bool(runs) and count > 0
 
 
 def _assert_nothing_torn(data: Path) -> int:
@@ -179,12 +190,20 @@ def _assert_nothing_torn(data: Path) -> int:
 
 
 @pytest.mark.e2e
-def test_a_run_after_two_kill_9s_cleans_up_and_succeeds(tmp_path: Path) -> None:
+def test_a_run_after_three_kill_9s_cleans_up_and_succeeds(tmp_path: Path) -> None:
     root = copy_project(tmp_path / "project")
     edit_params(root, MODEL, _small)
 
     killed_early = _kill_when(root, _pipeline_run_started, "for the pipeline's run")
     killed_training = _kill_when(root, _candidate_running, "for a candidate's run")
+    killed_registering = _kill_when(root, _version_registered, "for a registered version")
+    uri = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
+    half_made = {
+        str(v.version)
+        for v in MlflowClient(tracking_uri=uri, registry_uri=uri).search_model_versions(
+            f"name='{MODEL}'"
+        )
+    }
 
     run_in(root, ["kedro", "run", "--pipelines", MODEL])
 
@@ -193,8 +212,8 @@ def test_a_run_after_two_kill_9s_cleans_up_and_succeeds(tmp_path: Path) -> None:
     experiments = [e.experiment_id for e in client.search_experiments()]
     runs = {r.info.run_id: r for r in client.search_runs(experiments, max_results=1000)}
     assert [r for r in runs.values() if r.info.status == "RUNNING"] == []
-    killed = killed_early | killed_training
-    assert len(killed) >= 3  # two pipeline runs, a candidate (and any fold) of the second
+    killed = killed_early | killed_training | killed_registering
+    assert len(killed) >= 4  # three pipeline runs, a candidate (and any fold) of the second
     for run_id in killed:
         assert runs[run_id].info.status == "KILLED", runs[run_id].data.tags
         assert "marked KILLED" in runs[run_id].data.tags[TAG_RECOVERY]
@@ -205,4 +224,10 @@ def test_a_run_after_two_kill_9s_cleans_up_and_succeeds(tmp_path: Path) -> None:
     assert champion.run_id is not None
     assert client.get_run(champion.run_id).info.status == "FINISHED"
     assert champion.run_id not in killed
+    # the alias only ever sits on a complete version: gate evidence and decision written first
+    assert champion.tags["promotion.decision"] == "promoted"
+    assert half_made  # the third kill came after a version was registered
+    for version in half_made:
+        made = client.get_model_version(MODEL, version)
+        assert made.aliases == [] or made.tags.get("promotion.decision") == "promoted"
     assert _assert_nothing_torn(root / "data") >= 10

@@ -14,7 +14,8 @@ from modelworks.declared.schema import DeclaredSpec
 from modelworks.features import EVENT_TIMESTAMP
 
 FEATURE_DIR = "data/04_feature"
-"""Where the catalog pattern ``{use_case}.feature_table_{view}`` writes each view's table."""
+"""Where the catalog pattern ``{use_case}.published_feature_table_{view}`` writes each view's
+table, once it passed the feature checks."""
 
 
 def feature_table_path(use_case: str, view: str) -> str:

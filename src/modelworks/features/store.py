@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
+from modelworks.features.publication import PublicationParams
 from modelworks.params import StrictModel
 from modelworks.root import under_root
 
@@ -32,6 +33,8 @@ class FeatureStoreParams(StrictModel):
     materialize: list[str]
     join_keys: list[str]
     event_timestamp_column: str
+    publication: PublicationParams = PublicationParams()
+    """The checks a batch of feature tables passes before Feast reads it."""
 
 
 class FeatureRepo:

@@ -8,6 +8,7 @@ from modelworks.validation.gate import (
 )
 from modelworks.validation.spec import (
     ColumnRule,
+    LabelMaturityRule,
     TableRule,
     TimestampOrderRule,
     ValidationSpec,
@@ -16,6 +17,7 @@ from modelworks.validation.spec import (
 __all__ = [
     "ColumnRule",
     "DataValidationError",
+    "LabelMaturityRule",
     "TableRule",
     "TimestampOrderRule",
     "ValidationSpec",

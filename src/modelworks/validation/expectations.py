@@ -11,11 +11,12 @@ import functools
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
-from modelworks.validation.spec import ColumnRule, TimestampOrderRule
+from modelworks.validation.spec import ColumnRule, LabelMaturityRule, TimestampOrderRule
 
 _INT_DTYPES = (
     *(f"int{b}" for b in (8, 16, 32, 64)),
@@ -84,7 +85,21 @@ def structure_checks(
         )
 
 
-def value_checks(gx: Any, table: str, column: str, rule: ColumnRule) -> Iterable[tuple[Any, Check]]:
+ROWS = "(rows)"
+"""The ``column`` of a check on the table as a whole."""
+
+
+def row_count_check(gx: Any, table: str, min_rows: int) -> tuple[Any, Check]:
+    return (
+        gx.expectations.ExpectTableRowCountToBeBetween(min_value=min_rows),
+        Check(table, ROWS, f"must hold at least {min_rows} row{'' if min_rows == 1 else 's'}"),
+    )
+
+
+def value_checks(
+    gx: Any, table: str, column: str, rule: ColumnRule, frame: pd.DataFrame, clock: datetime
+) -> Iterable[tuple[Any, Check]]:
+    """Ranges, allowed values, the clock and the number of distinct values of a typed column."""
     gxe = gx.expectations
     if rule.min is not None or rule.max is not None:
         yield (
@@ -98,6 +113,57 @@ def value_checks(gx: Any, table: str, column: str, rule: ColumnRule) -> Iterable
             gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(rule.allowed)),
             Check(table, column, f"must be in {_list_text(rule.allowed)}"),
         )
+    if rule.not_in_future:
+        yield (
+            gxe.ExpectColumnValuesToBeBetween(
+                column=column, max_value=_like_column(clock, frame[column])
+            ),
+            Check(table, column, f"must not be after the run's clock ({_time_text(clock)})"),
+        )
+    if rule.min_distinct is not None:
+        yield (
+            gxe.ExpectColumnUniqueValueCountToBeBetween(column=column, min_value=rule.min_distinct),
+            Check(table, column, f"must hold at least {rule.min_distinct} distinct values"),
+        )
+
+
+def maturity_checks(
+    gx: Any, rule: LabelMaturityRule, frame: pd.DataFrame, clock: datetime
+) -> tuple[pd.DataFrame, pd.Index, list[tuple[Any, Check]]]:
+    """The rows of ``rule.table`` whose label is set, with the time their label matures.
+
+    Returns that frame (positional index), the table's labels for its rows, and the check.
+    """
+    labelled = frame[rule.label].notna() & frame[rule.column].notna()
+    matures = f"{rule.column} + {rule.after_days:g} days"
+    derived = pd.DataFrame(
+        {
+            rule.column: frame.loc[labelled, rule.column],
+            rule.label: frame.loc[labelled, rule.label],
+            matures: frame.loc[labelled, rule.column] + pd.Timedelta(days=rule.after_days),
+        }
+    ).reset_index(drop=True)
+    check = Check(
+        rule.table,
+        rule.label,
+        f"may be set only once {matures} has passed by the run's clock ({_time_text(clock)})",
+        sample_columns=(rule.column,),
+    )
+    expectation = gx.expectations.ExpectColumnValuesToBeBetween(
+        column=matures, max_value=_like_column(clock, derived[matures])
+    )
+    return derived, frame.index[labelled.to_numpy()], [(expectation, check)]
+
+
+def _like_column(clock: datetime, values: pd.Series) -> datetime:
+    """The clock as the column holds time: zone-aware in UTC, or naive UTC."""
+    if getattr(values.dtype, "tz", None) is None:
+        return pd.Timestamp(clock).tz_convert("UTC").tz_localize(None).to_pydatetime()
+    return clock
+
+
+def _time_text(clock: datetime) -> str:
+    return pd.Timestamp(clock).tz_convert("UTC").isoformat(timespec="seconds")
 
 
 def order_checks(

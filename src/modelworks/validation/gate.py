@@ -20,7 +20,9 @@ from modelworks.validation.expectations import (
     dtype_expectation,
     ephemeral_context,
     great_expectations,
+    maturity_checks,
     order_checks,
+    row_count_check,
     structure_checks,
     value_checks,
 )
@@ -119,10 +121,11 @@ def validate_tables(
 ) -> dict[str, Any]:
     """Check ``tables`` against ``spec`` with Great Expectations; return a JSON-safe report.
 
-    Column existence, dtype, nullability and uniqueness are checked first. Ranges and allowed
-    values are checked only on columns that exist with the declared dtype, and a timestamp
-    order rule only when all its columns passed, so one broken column yields one clear failure
-    rather than a cascade of confusing ones.
+    Row counts, column existence, dtype, nullability and uniqueness are checked first. Ranges,
+    allowed values, the clock (``not_in_future``) and distinct counts are checked only on
+    columns that exist with the declared dtype, and a timestamp order or label maturity rule
+    only when all its columns passed, so one broken column yields one clear failure rather
+    than a cascade of confusing ones. Time rules are judged at ``spec.clock()``.
 
     The report: ``suite``, ``success``, ``validated_at`` (ISO-8601, UTC),
     ``great_expectations_version``, ``tables`` (per table: ``rows``, ``success``, ``evaluated``,
@@ -155,11 +158,12 @@ def validate_tables(
         tallies={name: _TableTally(rows=len(tables[name])) for name in spec.tables},
     )
 
+    clock = spec.clock()
     dtype_type = dtype_expectation(gx).expectation_type
     typed: dict[str, set[str]] = {}
     for table, table_rule in spec.tables.items():
         frame = tables[table]
-        checks: list[tuple[Any, Check]] = []
+        checks: list[tuple[Any, Check]] = [row_count_check(gx, table, table_rule.min_rows)]
         for column, rule in table_rule.columns.items():
             checks.append(
                 (gxe.ExpectColumnToExist(column=column), Check(table, column, "must exist"))
@@ -176,7 +180,7 @@ def validate_tables(
             check
             for column, rule in table_rule.columns.items()
             if column in typed[table]
-            for check in value_checks(gx, table, column, rule)
+            for check in value_checks(gx, table, column, rule, tables[table], clock)
         ]
         run.validate(table, tables[table], checks)
 
@@ -189,6 +193,11 @@ def validate_tables(
             joined, labels, checks = order_checks(gx, order, tables)
             run.validate(f"timestamp_order_{number}", joined, checks, row_labels=labels)
 
+    for number, maturity in enumerate(spec.label_maturity):
+        if {maturity.label, maturity.column} <= typed[maturity.table]:
+            labelled, labels, checks = maturity_checks(gx, maturity, tables[maturity.table], clock)
+            run.validate(f"label_maturity_{number}", labelled, checks, row_labels=labels)
+
     # Group failures by table, in the spec's order; within a table, checks run structure first.
     order_of = {name: position for position, name in enumerate(spec.tables)}
     run.failures.sort(key=lambda failure: order_of[failure["table"]])
@@ -197,6 +206,7 @@ def validate_tables(
         "suite": suite_name,
         "success": failed == 0,
         "validated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "as_of": clock.isoformat(timespec="seconds"),
         "great_expectations_version": gx.__version__,
         "tables": {
             name: {**tally.as_dict(), "source": tables[name].attrs.get(SOURCE_ATTR)}

@@ -39,7 +39,8 @@ def describe_failure(failure: Mapping[str, Any]) -> str:
     rows = failure.get("sample_rows") or []
     observed = failure.get("observed")
     if count is None:
-        return f"{head} failed" + (f": {observed}" if observed else "")
+        text = f"{head} failed" + (f": {observed}" if observed else "")
+        return text + (f", e.g. {samples}" if samples else "")
     text = f"{head} failed for {count} row{'' if count == 1 else 's'}"
     if samples:
         text += f", e.g. {samples}"
@@ -78,8 +79,17 @@ def failure_entry(
         failure["observed"] = f"column is missing; columns present: {list(map(str, frame.columns))}"
         return failure
     if "unexpected_count" not in result and "observed_value" in result:
-        # Column-level verdict (a non-object dtype is wrong as a whole): no rows to sample.
+        # A verdict on the column or table as a whole (a non-object dtype, a row count, a
+        # number of distinct values): no rows to sample.
         observed = str(result["observed_value"])
+        if expectation == "expect_table_row_count_to_be_between":
+            failure["observed"] = f"{observed} rows"
+            return failure
+        if expectation == "expect_column_unique_value_count_to_be_between":
+            failure["observed"] = f"{observed} distinct value{'' if observed == '1' else 's'}"
+            values = frame[check.column].dropna().unique()[:SAMPLE_SIZE]
+            failure["sample_values"] = [_json_safe(v) for v in values]
+            return failure
         failure["observed"] = f"observed dtype {observed}"
         if check.rule == "must be int" and observed.startswith("float"):
             failure["observed"] += " (pandas reads an int column with nulls as float; use Int64)"

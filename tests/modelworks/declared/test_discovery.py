@@ -121,8 +121,13 @@ def test_the_catalog_patterns_cover_a_declared_use_case_and_no_other_dataset() -
     catalog = DataCatalog.from_config(config)
     source = catalog.get("flight_delays.source_flights")
     assert type(source).__name__ == "DeclaredSourceDataset"
-    table = catalog.get("flight_delays.feature_table_weather")
-    # Kedro writes the table where Feast's source reads it (relative to feature_repo/)
+    staged = catalog.get("flight_delays.feature_table_weather")
+    assert (
+        str(staged._describe()["filepath"])
+        == "data/04_feature/flight_delays/staged/weather.parquet"
+    )
+    table = catalog.get("flight_delays.published_feature_table_weather")
+    # Kedro publishes the table where Feast's source reads it (relative to feature_repo/)
     written = str(table._describe()["filepath"])
     assert f"../{written}" == feature_table_path("flight_delays", "weather")
     for name in ("training_entity_rows", "scoring_batch_rows", "scoring_batch_labels"):

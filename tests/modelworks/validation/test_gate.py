@@ -30,7 +30,8 @@ SPEC: dict[str, Any] = {
                 "loan_id": {"dtype": "int", "nullable": False, "unique": True},
                 "amount": {"dtype": "float", "nullable": False, "min": 10, "max": 5000},
                 "status": {"dtype": "string", "allowed": ["open", "closed"]},
-                "applied_at": {"dtype": "datetime", "nullable": False},
+                "applied_at": {"dtype": "datetime", "nullable": False, "not_in_future": True},
+                "defaulted": {"dtype": "int", "min_distinct": 2},
             }
         },
         "repayments": {
@@ -50,6 +51,11 @@ SPEC: dict[str, Any] = {
             "join_key": "loan_id",
         }
     ],
+    "label_maturity": [
+        {"table": "loans", "label": "defaulted", "column": "applied_at", "after_days": 30}
+    ],
+    # Loans 1-3 are old enough to carry their label on the run's clock, loan 4 is not.
+    "as_of": "2024-03-15T00:00:00Z",
 }
 
 
@@ -68,6 +74,7 @@ def clean_tables() -> Tables:
             "applied_at": pd.to_datetime(
                 ["2024-01-01", "2024-01-05", "2024-02-01", "2024-03-01"], utc=True
             ),
+            "defaulted": pd.array([0, 1, 0, None], dtype="Int64"),
         }
     )
     repayments = pd.DataFrame(
@@ -197,6 +204,42 @@ BROKEN = {
         [99],
         ["r13"],
     ),
+    "empty table": (
+        lambda tables: tables.update(repayments=tables["repayments"].iloc[:0]),
+        "repayments",
+        "(rows)",
+        "expect_table_row_count_to_be_between",
+        [],
+        [],
+    ),
+    "timestamp after the run's clock": (
+        _set(
+            "loans",
+            "applied_at",
+            pd.to_datetime(["2024-01-01", "2024-01-05", "2024-02-01", "2031-03-01"], utc=True),
+        ),
+        "loans",
+        "applied_at",
+        "expect_column_values_to_be_between",
+        ["2031-03-01T00:00:00+00:00"],
+        [3],
+    ),
+    "label too young to be known": (
+        _set("loans", "defaulted", pd.array([0, 1, 0, 1], dtype="Int64")),
+        "loans",
+        "defaulted",
+        "expect_column_values_to_be_between",
+        ["2024-03-01T00:00:00+00:00"],
+        [3],
+    ),
+    "label with one class": (
+        _set("loans", "defaulted", pd.array([0, 0, 0, None], dtype="Int64")),
+        "loans",
+        "defaulted",
+        "expect_column_unique_value_count_to_be_between",
+        [0],
+        [],
+    ),
 }
 
 
@@ -252,6 +295,53 @@ def test_messages_say_what_to_fix(spec: ValidationSpec) -> None:
         "repayments.paid_at: expect_column_to_exist (must exist) "
         "failed: column is missing; columns present: ['repayment_id', 'loan_id']",
     ]
+
+
+def test_new_batch_rules_say_what_was_observed(spec: ValidationSpec) -> None:
+    tables = clean_tables()
+    tables["repayments"] = tables["repayments"].iloc[:0]
+    tables["loans"]["defaulted"] = pd.array([1, 1, 1, None], dtype="Int64")
+    tables["loans"]["applied_at"] = pd.to_datetime(
+        ["2024-01-01", "2024-01-05", "2024-02-01", "2030-06-01"], utc=True
+    )
+
+    with pytest.raises(DataValidationError) as raised:
+        enforce_validation(validate_tables(tables, spec, suite_name="loans_raw"))
+
+    lines = str(raised.value).splitlines()[1:]
+    assert [line.strip() for line in lines] == [
+        "loans.applied_at: expect_column_values_to_be_between (must not be after the run's "
+        "clock (2024-03-15T00:00:00+00:00)) failed for 1 row, "
+        "e.g. ['2030-06-01T00:00:00+00:00'] (rows [3])",
+        "loans.defaulted: expect_column_unique_value_count_to_be_between (must hold at least "
+        "2 distinct values) failed: 1 distinct value, e.g. [1]",
+        "repayments.(rows): expect_table_row_count_to_be_between (must hold at least 1 row) "
+        "failed: 0 rows",
+    ]
+
+
+def test_the_clock_is_the_time_of_the_run_unless_set() -> None:
+    unset = ValidationSpec.model_validate({**SPEC, "as_of": None})
+    report = validate_tables(clean_tables(), unset, suite_name="s")
+    assert pd.Timestamp(report["as_of"]) > pd.Timestamp("2026-01-01", tz="UTC")
+    # on today's clock every labelled loan is mature and none is in the future
+    assert report["failures"] == []
+    with pytest.raises(ValidationError, match="timezone"):
+        ValidationSpec.model_validate({**SPEC, "as_of": "2024-03-15T00:00:00"})
+
+
+def test_time_rules_must_name_datetime_columns() -> None:
+    with pytest.raises(ValidationError, match="not_in_future applies to datetime"):
+        ValidationSpec.model_validate(
+            {"tables": {"t": {"columns": {"c": {"dtype": "int", "not_in_future": True}}}}}
+        )
+    bad = json.loads(json.dumps(SPEC))
+    bad["label_maturity"][0]["column"] = "amount"
+    with pytest.raises(ValidationError, match=r"loans\.amount, which must be a datetime"):
+        ValidationSpec.model_validate(bad)
+    bad["label_maturity"][0]["column"] = "due_at"
+    with pytest.raises(ValidationError, match=r"loans\.due_at, which is not declared"):
+        ValidationSpec.model_validate(bad)
 
 
 def test_int_column_read_as_float_gets_a_hint(spec: ValidationSpec) -> None:

@@ -80,7 +80,9 @@ def _origin_delays(flights: pd.DataFrame, origin: str, at: pd.Timestamp, hours: 
 
 def test_origin_delay_table_never_holds_a_flights_own_delay(ingested: Path) -> None:
     flights = _read(ingested, "01_raw", "flights")
-    table = _read(ingested, "04_feature", "origin_delays").set_index(["origin", "event_timestamp"])
+    table = _read(ingested, "04_feature", "staged/origin_delays").set_index(
+        ["origin", "event_timestamp"]
+    )
     sample = flights.sample(300, random_state=1)
     for flight in sample.itertuples(index=False):
         row = table.loc[(flight.origin, flight.time_hour)]
