@@ -196,20 +196,31 @@ def reproduce(
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.pass_context
 def serve(ctx: click.Context, model: str, alias: str, host: str, port: int) -> None:
-    """Serve MODEL@ALIAS over HTTP: POST /predict with entity keys and request fields."""
-    _project(ctx)
+    """Serve MODEL@ALIAS over HTTP: POST /predict with entity keys and request fields.
+
+    Limits and the request rules come from the use case's ``scoring.online`` and
+    ``validation`` parameters."""
+    project = _project(ctx)
+    _, params = _use_case(project, model)
+    _require_registered(model)
     import uvicorn
     from kedro.io import DatasetError
 
+    from modelworks.registry.promotion import RegistryError, resolve_version
     from modelworks.serving.app import create_app
     from modelworks.serving.datasets import RegisteredModelDataset
+    from modelworks.serving.launch import online_settings
 
+    if alias.isdigit():
+        raise ModelworksError(f"--alias takes an alias such as champion, not a version: {alias}")
     try:
+        resolve_version(model, alias)
         served = RegisteredModelDataset(model, alias=alias).load()
-    except DatasetError as exc:
+        online, rules = online_settings(served, params)
+    except (RegistryError, DatasetError, ValueError) as exc:
         raise ModelworksError(str(exc)) from None
     click.echo(f"serving {model} v{served.version} (@{alias}) on http://{host}:{port}/predict")
-    uvicorn.run(create_app(served), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(served, online, rules), host=host, port=port, log_level="warning")
 
 
 @main.command("new")

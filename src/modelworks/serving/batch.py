@@ -7,18 +7,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from modelworks.params import StrictModel
 from modelworks.serving.datasets import ServedModel
+from modelworks.serving.limits import OnlineParams
 
 SUMMARY_QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
 
 
 class ScoringParams(StrictModel):
-    """Which columns identify a scored row in the output, next to its score."""
+    """Which columns identify a scored row in the output, next to its score; and what the
+    online server (``modelworks serve``) accepts, under ``online``."""
 
     id_columns: list[str]
     histogram_bins: int = 20
+    online: OnlineParams = Field(default_factory=OnlineParams)
 
 
 def score_batch(

@@ -1,0 +1,120 @@
+"""``modelworks serve`` as installed, in a temporary copy of the project: it serves a registered
+champion with its use case's limits and rules, and refuses an unknown model or alias."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import pytest
+import requests
+
+from tests.modelworks.serving.conftest import register_served_model
+from tests.project import VENV_BIN, copy_project, project_env, run_in
+
+MODEL = "credit_risk"
+"""The small served model, registered under a use case's name so that its rules apply."""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = copy_project(tmp_path_factory.mktemp("serve") / "project")
+    uri = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        register_served_model(tmp_path_factory.mktemp("store"), MODEL)
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+    return root
+
+
+@pytest.fixture(scope="module")
+def url(project: Path) -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [str(VENV_BIN / "modelworks"), "serve", MODEL, "--port", str(port)],
+        cwd=project,
+        env=project_env(project),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(base, server)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _wait_for(base: str, server: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            requests.get(f"{base}/health", timeout=1)
+            return
+        except requests.ConnectionError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                _, stderr = server.communicate()
+                raise RuntimeError(f"modelworks serve did not start: {stderr[-3000:]}") from None
+            time.sleep(0.3)
+
+
+def test_the_installed_cli_serves_the_champion(url: str) -> None:
+    response = requests.post(f"{url}/predict", json={"customer_id": 3, "amount": 20}, timeout=30)
+    assert response.status_code == 200
+    assert response.json()["version"] == "1"
+
+
+def test_it_holds_requests_to_the_use_case_s_validation_rules(url: str) -> None:
+    """credit_risk declares loans.amount with min 1 and max 1,000,000."""
+    response = requests.post(f"{url}/predict", json={"customer_id": 3, "amount": 0.5}, timeout=30)
+    assert (response.status_code, response.json()) == (
+        422,
+        {"detail": [{"field": "amount", "rule": "min", "problem": "must be >= 1", "input": "0.5"}]},
+    )
+
+
+def test_it_applies_the_default_limits(url: str) -> None:
+    limits = requests.get(f"{url}/model", timeout=30).json()["limits"]
+    assert limits == {
+        "max_body_bytes": 1048576,
+        "max_rows": 1000,
+        "max_depth": 8,
+        "on_rule_violation": "reject",
+    }
+
+
+def test_an_unknown_model_is_refused(project: Path) -> None:
+    result = run_in(project, [str(VENV_BIN / "modelworks"), "serve", "nope"], check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: no use case registers a model named 'nope'; known: ")
+
+
+def test_a_model_not_yet_registered_is_refused(project: Path) -> None:
+    result = run_in(
+        project, [str(VENV_BIN / "modelworks"), "serve", "hotel_recommendation"], check=False
+    )
+    assert (result.returncode, result.stderr) == (
+        1,
+        "Error: no registered model named 'hotel_recommendation'; registered models: credit_risk\n",
+    )
+
+
+def test_an_unknown_alias_is_refused(project: Path) -> None:
+    args = [str(VENV_BIN / "modelworks"), "serve", MODEL, "--alias", "nope"]
+    result = run_in(project, args, check=False)
+    assert (result.returncode, result.stderr) == (
+        1,
+        "Error: credit_risk has no version with alias 'nope'\n",
+    )
