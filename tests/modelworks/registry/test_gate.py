@@ -1,11 +1,22 @@
-"""The promotion gate on hand-made evidence: every check evaluated, each outcome recorded."""
+"""The promotion gate on hand-made evidence: every check evaluated, each outcome recorded; its
+latency check on a scripted clock, never the wall clock of a busy machine."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
+import pandas as pd
 import pytest
+from mlflow import MlflowClient
 from pydantic import ValidationError
 
+from modelworks.registry.evidence import (
+    LATENCY_CALLS,
+    LATENCY_WARMUP,
+    gather_evidence,
+    latency_p99_ms,
+)
 from modelworks.registry.gate import (
     Comparison,
     GateEvidence,
@@ -16,6 +27,7 @@ from modelworks.registry.gate import (
     paired_bootstrap,
 )
 from modelworks.training.metrics import subset_metric
+from tests.modelworks.registry.versions import register_flipped
 
 POLICY = GatePolicy.model_validate(
     {
@@ -185,3 +197,72 @@ def test_policy_typos_and_impossible_bounds_fail_at_start_up() -> None:
         GatePolicy.model_validate({"thresholds": {"roc_auc": {"min": 0.9, "max": 0.8}}})
     with pytest.raises(ValidationError, match="needs min, max or both"):
         GatePolicy.model_validate({"thresholds": {"roc_auc": {}}})
+
+
+# Durations in powers of two seconds, read from whole-second starts: every difference the
+# latency check computes is exact in floating point, so its p99 can be compared with ==.
+FAST_S = 2.0**-9  # 1.953125 ms
+SLOW_S = 2.0**-7  # 7.8125 ms
+
+
+@dataclass
+class ScriptedTimer:
+    """A latency clock on which the i-th timed prediction lasts ``durations[i]`` seconds; it
+    starts at second i. Reading it more often than the script allows raises IndexError."""
+
+    durations: list[float]
+    reads: int = 0
+
+    def __call__(self) -> float:
+        call, is_end = divmod(self.reads, 2)
+        self.reads += 1
+        return call + (self.durations[call] if is_end else 0.0)
+
+
+@dataclass
+class RowRecorder:
+    """A stand-in evaluator: predicts nothing, remembers which rows it was asked about."""
+
+    rows: list[int] = field(default_factory=list)
+
+    def predict(self, model: object, rows: pd.DataFrame) -> None:
+        self.rows.extend(rows["row"])
+
+
+def test_latency_p99_is_the_99th_percentile_of_the_timed_calls_after_the_warmup() -> None:
+    # Warm-up calls of half a second must not count; of the 200 timed calls, 3 slow ones fill
+    # the 99th percentile and the single 1 s outlier above it must not decide it.
+    timed = [FAST_S] * LATENCY_CALLS
+    for position in (13, 101, 177):
+        timed[position] = SLOW_S
+    timed[58] = 1.0
+    timer = ScriptedTimer([0.5] * LATENCY_WARMUP + timed)
+    evaluator = RowRecorder()
+    holdout = pd.DataFrame({"row": range(7)})
+
+    p99 = latency_p99_ms(object(), evaluator, holdout, timer=timer)
+
+    assert p99 == 7.8125  # SLOW_S, in milliseconds
+    assert timer.reads == 2 * (LATENCY_WARMUP + LATENCY_CALLS)  # one start and one end per call
+    # one row per call, cycling through the holdout
+    assert evaluator.rows == [i % 7 for i in range(LATENCY_WARMUP + LATENCY_CALLS)]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "p99_ms", "passed"),
+    [(SLOW_S, 7.8125, False), (FAST_S, 1.953125, True)],
+    ids=["over_limit", "under_limit"],
+)
+def test_a_registered_versions_latency_check_judges_the_p99_its_clock_measured(
+    tracking: MlflowClient, seconds: float, p99_ms: float, passed: bool
+) -> None:
+    version = register_flipped("m", 0.0, rows=300, rounds=5)
+    policy = GatePolicy(max_latency_ms=5)
+    timer = ScriptedTimer([seconds] * (LATENCY_WARMUP + LATENCY_CALLS))
+
+    evidence = gather_evidence(tracking, "m", version, policy, champion=None, timer=timer)
+
+    assert evidence.latency_p99_ms == p99_ms
+    assert timer.reads == 2 * (LATENCY_WARMUP + LATENCY_CALLS)
+    outcome = by_name(evaluate_gate(policy, evidence))["latency_p99_ms"]
+    assert (outcome.passed, outcome.value, outcome.threshold) == (passed, p99_ms, "<= 5")
