@@ -44,6 +44,14 @@ def run_pipeline(root: Path, pipeline: str) -> tuple[float, float]:
     return seconds, peak_mb
 
 
+def _use_case(pipeline: str) -> str:
+    """The use case a pipeline belongs to, whose experiment holds its runs."""
+    from modelworks.discovery import discover_use_cases
+
+    names = sorted((u.name for u in discover_use_cases()), key=len, reverse=True)
+    return next(name for name in names if pipeline == name or pipeline.startswith(f"{name}_"))
+
+
 def run_metrics(root: Path, pipeline: str) -> tuple[dict[str, float], float]:
     """The ``node_seconds.*`` metrics of the pipeline's MLflow run, and the ``fit_seconds`` of
     the candidate runs under it (every fold's fit and the refit, inside the library)."""
@@ -51,7 +59,7 @@ def run_metrics(root: Path, pipeline: str) -> tuple[dict[str, float], float]:
 
     uri = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    experiment = client.get_experiment_by_name("modelworks")
+    experiment = client.get_experiment_by_name(_use_case(pipeline))
     (run,) = client.search_runs(
         [experiment.experiment_id], f"tags.`mlflow.runName` = '{pipeline}'", max_results=1
     )

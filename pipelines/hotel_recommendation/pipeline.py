@@ -1,6 +1,6 @@
 """hotel_recommendation: raw tables -> GE gate -> Feast -> two-tower model vs popularity and
 content baselines (task ``ranking``) -> registry -> top-10 lists -> drift of users, hotels and
-popularity -> retrain decision."""
+popularity -> retrain decision -> monitoring report."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from modelworks.pipelines import (
     batch_scoring_pipeline,
     champion_monitoring_pipeline,
     feature_store_pipeline,
+    monitor_scored,
     training_pipeline,
     validation_pipeline,
 )
@@ -42,12 +43,13 @@ def create_pipelines() -> dict[str, Pipeline]:
     * ``hotel_recommendation_ingest``: generator -> raw tables;
     * ``hotel_recommendation_train``: validation gate, features, the model against both
       baselines, registry gate, drift of the latest period;
-    * ``hotel_recommendation_score``: the champion's top-10 hotels for every user;
+    * ``hotel_recommendation_score``: the champion's top-10 hotels for every user, then its
+      monitoring report and retrain decision;
     * ``hotel_recommendation_monitor``: the champion's reference against the latest period, and
       the retrain decision;
     * ``hotel_recommendation_retrain``: monitor -> decide -> train -> gate -> promote -> score,
       training only when the decision says so;
-    * ``hotel_recommendation``: ingest, train and score, in order.
+    * ``hotel_recommendation``: ingest, train, score and monitor, in order.
     """
     ingest = Pipeline(
         [
@@ -115,10 +117,11 @@ def create_pipelines() -> dict[str, Pipeline]:
         )
 
     train = prepare + training()
-    # A recommender is watched on the latest period's requests.
+    # A recommender is watched on the latest period's requests; every scoring run watches it.
     monitor = champion_monitoring_pipeline("holdout_set", watch=ranking_watch_pipeline())
+    monitor_after_scoring = monitor_scored("holdout_set", watch=ranking_watch_pipeline())
     retrain = prepare + monitor + training(retrain_decision="retrain_decision")
-    score = batch_scoring_pipeline("scoring_features")
+    score = batch_scoring_pipeline("scoring_features") + monitor_after_scoring
     score_new_champion = batch_scoring_pipeline("scoring_features", after_training=True)
     return {
         f"{NAME}_ingest": pipeline(ingest, namespace=NAME),
@@ -126,5 +129,5 @@ def create_pipelines() -> dict[str, Pipeline]:
         f"{NAME}_score": pipeline(score, namespace=NAME),
         f"{NAME}_monitor": pipeline(monitor, namespace=NAME),
         f"{NAME}_retrain": pipeline(retrain + score_new_champion, namespace=NAME),
-        NAME: pipeline(ingest + train + score_new_champion, namespace=NAME),
+        NAME: pipeline(ingest + train + score_new_champion + monitor_after_scoring, namespace=NAME),
     }

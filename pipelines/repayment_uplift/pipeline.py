@@ -14,6 +14,7 @@ from modelworks.pipelines import (
     drift_monitoring_pipeline,
     feature_retrieval_pipeline,
     feature_store_pipeline,
+    monitor_scored,
     training_pipeline,
     typed_params,
     validation_pipeline,
@@ -60,11 +61,13 @@ def create_pipelines() -> dict[str, Pipeline]:
 
     * ``repayment_uplift_ingest``: credit_risk's raw tables -> the collections experiment;
     * ``repayment_uplift_train``: validation gate, features, S/T-learners, registry gate, drift;
-    * ``repayment_uplift_score``: the champion scores the scoring episodes, and its call list;
+    * ``repayment_uplift_score``: the champion scores the scoring episodes, writes its call
+      list, and monitors it (realised uplift on its holdouts, drift, the retrain decision and
+      the monitoring report);
     * ``repayment_uplift_monitor``: outcomes of the call list -> realised uplift on its
       holdouts, drift, retrain decision (with its cooldown);
     * ``repayment_uplift_retrain``: monitor -> decide -> train -> gate -> promote;
-    * ``repayment_uplift``: ingest, train and call list in order.
+    * ``repayment_uplift``: ingest, train, call list and its monitoring, in order.
 
     All of them need credit_risk's raw and feature tables (``kedro run`` runs credit_risk first).
     They are the lifecycle's pipelines (task ``uplift``) plus the call list and its holdouts.
@@ -137,11 +140,13 @@ def create_pipelines() -> dict[str, Pipeline]:
             )
         ]
     )
-    monitor = (
-        outcomes
-        + holdout_uplift_pipeline(treatment_list="call_list", outcomes="call_outcomes")
-        + champion_monitoring_pipeline("scoring_features", measured="holdout_uplift")
+    measured = outcomes + holdout_uplift_pipeline(
+        treatment_list="call_list", outcomes="call_outcomes"
     )
+    monitor = measured + champion_monitoring_pipeline("scoring_features", measured="holdout_uplift")
+    # Every call list is monitored once its holdouts' outcomes are in (revealed at once in
+    # this generated world), with the model that scored it.
+    monitor_after_scoring = measured + monitor_scored("scoring_features", measured="holdout_uplift")
     # The call list that was monitored is the champion's last one; the next one comes from
     # repayment_uplift_score, after the gate has had its say.
     retrain = (
@@ -153,7 +158,7 @@ def create_pipelines() -> dict[str, Pipeline]:
         + drift_monitoring_pipeline()
     )
     call_list = targeting_pipeline("predictions", output="call_list")
-    score = batch_scoring_pipeline("scoring_features") + call_list
+    score = batch_scoring_pipeline("scoring_features") + call_list + monitor_after_scoring
     score_new_champion = batch_scoring_pipeline("scoring_features", after_training=True) + call_list
     return {
         f"{NAME}_ingest": _namespaced(ingest),
@@ -161,5 +166,5 @@ def create_pipelines() -> dict[str, Pipeline]:
         f"{NAME}_score": _namespaced(score),
         f"{NAME}_monitor": _namespaced(monitor),
         f"{NAME}_retrain": _namespaced(retrain),
-        NAME: _namespaced(ingest + train + score_new_champion),
+        NAME: _namespaced(ingest + train + score_new_champion + monitor_after_scoring),
     }

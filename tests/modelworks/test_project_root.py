@@ -56,8 +56,8 @@ def test_kedro_run_from_data_writes_into_the_project(tmp_path: Path) -> None:
         experiments = dict(db.execute("SELECT name, artifact_location FROM experiments"))
     assert [(name, status) for name, status, _ in runs] == [("credit_risk_ingest", "FINISHED")]
     mlruns = (root / "mlruns").resolve().as_uri()
-    assert runs[0][2].startswith(f"{mlruns}/modelworks/"), runs[0][2]
-    assert experiments["modelworks"] == f"{mlruns}/modelworks"
+    assert runs[0][2].startswith(f"{mlruns}/credit_risk/"), runs[0][2]
+    assert experiments["credit_risk"] == f"{mlruns}/credit_risk"
     # the raw tables land in the project's data layer, nothing else appears under data/
     raw = sorted(p.name for p in (root / "data" / "01_raw" / "credit_risk").glob("*.parquet"))
     assert raw, "no raw tables written"

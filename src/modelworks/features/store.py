@@ -103,7 +103,7 @@ class FeatureRepo:
             )
         retrieved[EVENT_TIMESTAMP] = _utc(retrieved[EVENT_TIMESTAMP])
         features = request.merge(retrieved, on=keys, how="left", validate="many_to_one")
-        features = features.drop(columns=keys)
+        features = _missing_capable(features.drop(columns=keys))
         overlap = set(features.columns) & set(entity_rows.columns)
         if overlap:
             raise ValueError(f"Feature names collide with entity-row columns: {sorted(overlap)}")
@@ -143,6 +143,14 @@ class FeatureStoreDataset(AbstractDataset[None, FeatureRepo]):
 
     def _describe(self) -> dict[str, Any]:
         return {"repo_path": str(self._repo_path)}
+
+
+def _missing_capable(features: pd.DataFrame) -> pd.DataFrame:
+    """Integer features as float64: a feature is missing for an entity the store has no value
+    for (a new borrower, a user who never searched), so a model trained on it, its signature
+    and everything that scores with it must accept a gap even where training had none."""
+    ints = [c for c in features.columns if pd.api.types.is_integer_dtype(features[c])]
+    return features.astype(dict.fromkeys(ints, "float64")) if ints else features
 
 
 def _utc(values: pd.Series) -> pd.Series:

@@ -48,13 +48,20 @@ def trend_png(labels: list[str], runs: list[dict[str, Any]]) -> str:
     estimated = _series(runs, "estimated_performance", metric)
     half_width = Z_95 * _series(runs, "estimated_performance", f"{metric}_se")
     axes[2].errorbar(x, estimated, yerr=half_width, marker="o", capsize=3, label="estimated")
-    axes[2].plot(x, _series(runs, "realised_performance", metric), "s-", label="realised")
+    axes[2].plot(x, realised_series(runs, metric), "s-", label="realised")
     axes[2].set_ylabel(title)
     axes[2].legend(fontsize=8)
     axes[2].set_xticks(x, [plain(label) for label in labels], rotation=45, ha="right", fontsize=8)
     for ax in axes[:2]:
         ax.set_xticks(x, [""] * len(x))
     return _png(fig)
+
+
+def realised_series(runs: list[dict[str, Any]], metric: str) -> np.ndarray:
+    """The realised metric per run: on the batch's labels, or where a task measures it on its
+    own rows (an uplift's random holdouts)."""
+    labelled = _series(runs, "realised_performance", metric)
+    return np.where(np.isnan(labelled), _series(runs, "holdout_uplift", metric), labelled)
 
 
 def _series(runs: list[dict[str, Any]], section: str, key: str) -> np.ndarray:
@@ -102,7 +109,7 @@ def trend_metric(runs: list[dict[str, Any]]) -> tuple[str, str]:
     """(key, axis title) of the metric a trend follows: the first headline any run reports."""
     for key, title in _HEADLINES:
         for run in runs:
-            for section in ("estimated_performance", "realised_performance"):
+            for section in ("estimated_performance", "realised_performance", "holdout_uplift"):
                 if (run.get(section) or {}).get(key) is not None:
                     return key, title
     return "roc_auc", "ROC-AUC"

@@ -6,7 +6,9 @@ not grow with the batch, so only they can make a feature critical. KS / chi-squa
 Holm-corrected across features, can only warn: on a million rows every test rejects on
 differences nobody cares about, while the effect sizes stay put. The tests still guard the
 other side: on a small batch the distribution effect sizes (PSI, Wasserstein, Jensen-Shannon)
-are noisy, so they count in full only when the feature's test says the change is not noise.
+are noisy, so they count in full only when the feature's test says the change is not noise,
+and the missing-rate change counts only when a two-proportion test on the missing counts,
+Holm-corrected together with the other tests, says the same.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ _FEATURE_KEYS = (
     "chi2_statistic",
     "chi2_p_value",
     "p_value_corrected",
+    "missing_p_value_corrected",
     "missing_rate_reference",
     "missing_rate_current",
     "missing_rate_change",
@@ -79,6 +82,8 @@ _EFFECT_SIZES = (
 
 # Effect sizes of the distribution's shape, which the KS / chi-squared test judges for noise.
 _NOISY_WITHOUT_A_TEST = frozenset({"psi", "wasserstein_normalised", "js_distance"})
+# The missing-rate change, which the two-proportion test on the missing counts judges for noise.
+_MISSING_RATE = "missing_rate_change"
 
 
 def compute_drift(
@@ -102,9 +107,12 @@ def compute_drift(
       * ``warn`` if any is at or above its warn threshold, or the corrected p-value is below
         ``p_value``;
       * ``ok`` otherwise;
-    except that a distribution effect size (PSI, Wasserstein/std, Jensen-Shannon) whose
-    feature's corrected p-value is not below ``p_value`` is sampling noise of a small batch:
-    at the critical level it only warns, at the warn level it does not count.
+    except that an effect size whose test is not significant is sampling noise of a small
+    batch: at the critical level it only warns, at the warn level it does not count. The
+    distribution effect sizes (PSI, Wasserstein/std, Jensen-Shannon) are judged by the
+    feature's KS / chi-squared test, the missing-rate change by a two-proportion test on the
+    missing counts (``missing_p_value_corrected``); both sets of p-values are Holm-corrected
+    together, across every feature.
     ``reasons`` lists every threshold crossed. ``drift_detected`` is true when any feature is
     critical. Features are sorted by verdict, then PSI, most severe first. ``params.n_bins`` is
     not used here: the bins come from the profile.
@@ -116,11 +124,17 @@ def compute_drift(
         raise ValueError("The current frame is empty: there is nothing to compare")
 
     rows = [_drift_feature(name, ref, current[name]) for name, ref in features.items()]
-    raw = [row["ks_p_value"] if row["kind"] == "numeric" else row["chi2_p_value"] for row in rows]
-    for row, p_corrected in zip(rows, holm_correction(raw), strict=True):
+    shape = [row["ks_p_value"] if row["kind"] == "numeric" else row["chi2_p_value"] for row in rows]
+    # One family of tests: the shape tests and the missing-count tests are corrected together,
+    # so watching the missing rate adds no false alarms beyond the family-wise level.
+    corrected = holm_correction([*shape, *(row.pop("_missing_p_value") for row in rows)])
+    for row, p_shape, p_missing in zip(
+        rows, corrected[: len(rows)], corrected[len(rows) :], strict=True
+    ):
         test = "KS" if row["kind"] == "numeric" else "chi-squared"
-        row["p_value_corrected"] = p_corrected
-        row["verdict"], row["reasons"] = judge(row, p_corrected, f"{test} p (Holm)", params)
+        row["p_value_corrected"] = p_shape
+        row["missing_p_value_corrected"] = row["_missing_p_value"] = p_missing
+        row["verdict"], row["reasons"] = judge(row, p_shape, f"{test} p (Holm)", params)
 
     rows.sort(key=lambda row: (SEVERITY[row["verdict"]], row["psi"]), reverse=True)
     ordered = [{key: row.get(key) for key in _FEATURE_KEYS} for row in rows]
@@ -187,13 +201,19 @@ def judge(
         size = abs(value)
         at_critical = getattr(thresholds, f"{prefix}_critical")
         at_warn = getattr(thresholds, f"{prefix}_warn")
-        # PSI and Jensen-Shannon also see the missing bucket; Wasserstein sees values only.
-        significant = shape_changed or (missing_changed and key != "wasserstein_normalised")
-        if not significant and key in _NOISY_WITHOUT_A_TEST:
+        if key == _MISSING_RATE:
+            # Without a missing-count test (a caller's own row) the change counts in full.
+            significant = missing_p is None or missing_p < level
+            noise = ("missing-count test p", missing_p)
+        else:
+            # PSI and Jensen-Shannon also see the missing bucket; Wasserstein sees values only.
+            significant = shape_changed or (missing_changed and key != "wasserstein_normalised")
+            noise = (test, p_value)
+        if not significant and (key in _NOISY_WITHOUT_A_TEST or key == _MISSING_RATE):
             if size >= at_critical:
                 warn.append(
                     f"warn: {label} {size:.3g} >= {at_critical:g}, "
-                    f"but within noise ({test} {p_value:.2g})"
+                    f"but within noise ({noise[0]} {noise[1]:.2g})"
                 )
         elif size >= at_critical:
             critical.append(f"critical: {label} {size:.3g} >= {at_critical:g}")

@@ -7,7 +7,7 @@ Every factory returns an un-namespaced pipeline over conventional dataset names
 ``conf/base/catalog/layers.yml`` map onto the data layers.
 """
 
-from modelworks.pipelines.family import lifecycle_pipelines
+from modelworks.pipelines.family import lifecycle_pipelines, monitor_scored
 from modelworks.pipelines.features import feature_retrieval_pipeline, feature_store_pipeline
 from modelworks.pipelines.monitoring import (
     champion_monitoring_pipeline,
@@ -25,6 +25,7 @@ __all__ = [
     "feature_retrieval_pipeline",
     "feature_store_pipeline",
     "lifecycle_pipelines",
+    "monitor_scored",
     "training_pipeline",
     "typed_params",
     "validation_pipeline",

@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kedro.pipeline import Pipeline
 
 from modelworks.pipelines.monitoring import champion_monitoring_pipeline, drift_monitoring_pipeline
 from modelworks.pipelines.scoring import batch_scoring_pipeline
 from modelworks.pipelines.training import training_pipeline
 
+# What batch scoring writes last: monitoring of the scored batch waits for it.
+SCORED = "prediction_summary"
+
 
 def lifecycle_pipelines(
     use_case: str, *, ingest: Pipeline, prepare: Pipeline, entity_rows: str
 ) -> dict[str, Pipeline]:
     """``<use_case>_ingest``, ``_train``, ``_score``, ``_monitor``, ``_retrain`` and
-    ``<use_case>`` (ingest, train and score in order), not yet namespaced.
+    ``<use_case>`` (ingest, train, score and monitor in order), not yet namespaced.
 
     ``ingest`` makes the raw tables; ``prepare`` turns them into ``training_set``,
     ``feature_service`` and ``scoring_features`` (the batch scored and monitored);
-    ``entity_rows`` names the rows the training set was retrieved for. Retraining monitors
-    the champion first and trains only when the decision says so; scoring after a training
-    waits for its registry decision.
+    ``entity_rows`` names the rows the training set was retrieved for. Every scored batch is
+    monitored: ``_score`` and ``<use_case>`` write the champion's monitoring report and retrain
+    decision after scoring, which after a training waits for its registry decision.
+    Retraining monitors the champion first and trains only when the decision says so, then
+    scores with whichever model the gate left as champion (monitored once per run: Kedro lets
+    one node alone write a dataset).
     """
     batch = "scoring_features"
-    monitor = champion_monitoring_pipeline(batch)
     train = (
         prepare
         + training_pipeline(use_case=use_case, entity_rows=entity_rows)
@@ -30,7 +37,7 @@ def lifecycle_pipelines(
     )
     retrain = (
         prepare
-        + monitor
+        + champion_monitoring_pipeline(batch)
         + training_pipeline(
             use_case=use_case, entity_rows=entity_rows, retrain_decision="retrain_decision"
         )
@@ -40,8 +47,15 @@ def lifecycle_pipelines(
     return {
         f"{use_case}_ingest": ingest,
         f"{use_case}_train": train,
-        f"{use_case}_score": batch_scoring_pipeline(batch),
-        f"{use_case}_monitor": monitor,
+        f"{use_case}_score": batch_scoring_pipeline(batch) + monitor_scored(batch),
+        f"{use_case}_monitor": champion_monitoring_pipeline(batch),
         f"{use_case}_retrain": retrain + score_new_champion,
-        use_case: ingest + train + score_new_champion,
+        use_case: ingest + train + score_new_champion + monitor_scored(batch),
     }
+
+
+def monitor_scored(batch: str, **options: Any) -> Pipeline:
+    """The champion's monitoring of the ``batch`` just scored: it waits for this run's
+    ``prediction_summary``, so it watches the model that scored (after a training, the one
+    the registry decision left as champion)."""
+    return champion_monitoring_pipeline(batch, after=SCORED, **options)

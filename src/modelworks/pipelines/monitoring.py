@@ -3,6 +3,7 @@ batch against it, and the champion's monitoring run that feeds the retrain decis
 
 from __future__ import annotations
 
+import inspect
 from functools import partial, update_wrapper
 from typing import Any
 
@@ -72,13 +73,19 @@ def render_drift_report(
     drift_summary: dict[str, Any],
     reference_profile: dict[str, Any],
     scoring_features: pd.DataFrame,
+    training: TrainingParams,
     registry: RegistryParams,
 ) -> str:
-    """A self-contained HTML page a person can read."""
+    """A self-contained HTML page a person can read, in the monitoring report's layout."""
     if was_skipped(drift_summary):
         return "<!doctype html><title>No new model</title><p>No model was trained in this run.</p>"
     title = f"Drift of the newest scoring batch: {registry.model_name}"
-    return render_monitoring_report(drift_summary, reference_profile, scoring_features, title=title)
+    summary = drift_summary | {
+        "model_name": registry.model_name,
+        "model_version": "newly trained",
+        "task": training.task,
+    }
+    return render_monitoring_report(summary, reference_profile, scoring_features, title=title)
 
 
 def monitor_champion(
@@ -123,24 +130,37 @@ def monitor_champion(
     }
 
 
-def record_monitoring(summary: dict[str, Any]) -> dict[str, Any]:
-    """The summary, appended to the history the report's trend is drawn from."""
-    return summary
+def record_monitoring(summary: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
+    """The summary with its retrain decision, appended to the history the report's trend is
+    drawn from."""
+    return summary | {"retrain_decision": decision}
 
 
 def render_champion_report(
     summary: dict[str, Any],
-    history: list[dict[str, Any]],
+    history: list[dict[str, Any]] | dict[str, Any],
+    decision: dict[str, Any],
     champion: ServedModel,
     batch: pd.DataFrame,
 ) -> str:
-    """The monitoring page of the champion, with the trend over every recorded run."""
+    """The monitoring page of the champion: drift, performance, the retrain decision taken on
+    this run and the trend over every recorded run."""
     title = f"Monitoring of {champion.name} v{champion.version}"
     profile = champion.reference_profile or {}
     if profile.get("signals"):
         task = get_task(champion.task)
         profile, batch = _with_signals(task, profile, batch, champion.predict(batch))
-    return render_monitoring_report(summary, profile, batch, title=title, history=history[-52:])
+    return render_monitoring_report(
+        summary, profile, batch, title=title, history=past_runs(history), decision=decision
+    )
+
+
+def past_runs(history: list[dict[str, Any]] | dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs before this one, at most a year of weekly ones: the history is read after this
+    run's record was appended (its last entry), or is that record alone when held in memory."""
+    if isinstance(history, dict):
+        return []
+    return list(history[:-1])[-52:]
 
 
 def _with_signals(
@@ -196,7 +216,7 @@ def drift_monitoring_pipeline() -> Pipeline:
             node(detect_drift, [profile, batch, "params:monitoring"], summary, name="detect_drift"),
             node(
                 render_drift_report,
-                [summary, profile, batch, "params:registry"],
+                [summary, profile, batch, "params:training", "params:registry"],
                 "drift_report",
                 name="render_drift_report",
             ),
@@ -209,62 +229,106 @@ def champion_monitoring_pipeline(
     *,
     watch: Pipeline | None = None,
     measured: str | None = None,
+    after: str | None = None,
 ) -> Pipeline:
-    """``champion_model`` + ``batch`` -> ``monitoring_summary``, ``monitoring_history`` (every
-    run so far), ``monitoring_report`` (HTML) and ``retrain_decision``.
+    """``champion_model`` + ``batch`` -> ``monitoring_summary``, ``retrain_decision``,
+    ``monitoring_history`` (every run so far, each with its decision) and
+    ``monitoring_report`` (HTML, rendered last so it shows the decision).
 
     ``watch`` replaces the nodes that write the summary and the report (``monitor_champion``,
-    ``render_champion_report``) by a family's own with the same outputs: a ranking watches its
-    users, catalogue and item popularity. ``measured`` names a dataset measured on the batch's
-    outcomes elsewhere (an uplift's realised uplift on its random holdouts), which the summary
-    records under that name for the task's retrain decision."""
+    ``render_champion_report``) by a family's own with the same inputs and outputs: a ranking
+    watches its users, catalogue and item popularity. ``measured`` names a dataset measured on
+    the batch's outcomes elsewhere (an uplift's realised uplift on its random holdouts), which
+    the summary records under that name for the task's report and retrain decision. ``after``
+    names a dataset the monitoring waits for (this run's ``prediction_summary``): the champion
+    is a registry alias, not a node output, so after a training Kedro cannot see that the
+    monitored champion is the one the registry decision left.
+    """
     if watch is None:
-        monitor: Any = monitor_champion
-        if measured is not None:
-            monitor = update_wrapper(
-                partial(monitor_champion, measured_as=measured), monitor_champion
-            )
-        watch = Pipeline(
-            [
-                node(
-                    monitor,
-                    inputs=[
-                        "champion_model",
-                        batch,
-                        "params:training",
-                        "params:monitoring",
-                        *([measured] if measured else []),
-                    ],
-                    outputs="monitoring_summary",
-                    name="monitor_champion",
-                ),
-                node(
-                    render_champion_report,
-                    inputs=["monitoring_summary", "monitoring_history", "champion_model", batch],
-                    outputs="monitoring_report",
-                    name="render_champion_report",
-                ),
-            ]
-        )
-    return watch + Pipeline(
+        watch = _standard_watch(batch, measured)
+    decided = ["monitoring_summary", "champion_model", batch, "params:training", "params:retrain"]
+    pipe = watch + Pipeline(
         [
+            node(decide, inputs=decided, outputs="retrain_decision", name="decide_retrain"),
             node(
                 record_monitoring,
-                inputs="monitoring_summary",
+                inputs=["monitoring_summary", "retrain_decision"],
                 outputs="monitoring_history",
                 name="record_monitoring",
             ),
+        ]
+    )
+    return pipe if after is None else waiting_for(pipe, after)
+
+
+def _standard_watch(batch: str, measured: str | None) -> Pipeline:
+    """``monitor_champion`` and ``render_champion_report``: the watch of the tabular tasks."""
+    monitor: Any = monitor_champion
+    if measured is not None:
+        monitor = update_wrapper(partial(monitor_champion, measured_as=measured), monitor_champion)
+    reported = ["monitoring_summary", "monitoring_history", "retrain_decision"]
+    return Pipeline(
+        [
             node(
-                decide,
+                monitor,
                 inputs=[
-                    "monitoring_summary",
                     "champion_model",
                     batch,
                     "params:training",
-                    "params:retrain",
+                    "params:monitoring",
+                    *([measured] if measured else []),
                 ],
-                outputs="retrain_decision",
-                name="decide_retrain",
+                outputs="monitoring_summary",
+                name="monitor_champion",
+            ),
+            node(
+                render_champion_report,
+                inputs=[*reported, "champion_model", batch],
+                outputs="monitoring_report",
+                name="render_champion_report",
             ),
         ]
     )
+
+
+def waiting_for(pipe: Pipeline, dataset: str) -> Pipeline:
+    """``pipe`` with every node that loads the champion also reading ``dataset`` (and ignoring
+    it), so Kedro runs them after whatever writes it."""
+    return Pipeline(
+        [
+            n._copy(func=_IgnoringLast(n.func), inputs=[*n.inputs, dataset])
+            if "champion_model" in n.inputs and isinstance(n._inputs, list)
+            else n
+            for n in pipe.nodes
+        ]
+    )
+
+
+class _IgnoringLast:
+    """``func`` called without its last argument: a dataset read only to order the node.
+
+    A class rather than a closure so a node stays picklable (Kedro's parallel runner). It shows
+    Kedro the function's signature and annotations with one more positional parameter, so the
+    inputs still bind and the ``params:`` inputs are still validated into their typed models.
+    """
+
+    def __init__(self, func: Any) -> None:
+        self.func = func
+        self.__name__ = getattr(func, "__name__", type(self).__name__)
+        self.__qualname__ = getattr(func, "__qualname__", self.__name__)
+        self.__doc__ = func.__doc__
+        self.__wrapped__ = func  # where typing finds the globals the annotations name
+        self.__annotations__ = dict(getattr(func, "__annotations__", {}))
+        self.__signature__ = _with_extra_parameter(inspect.signature(func))
+
+    def __call__(self, *args: Any) -> Any:
+        return self.func(*args[:-1])
+
+
+def _with_extra_parameter(signature: inspect.Signature) -> inspect.Signature:
+    """``signature`` with an optional positional parameter after its positional ones."""
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    params = list(signature.parameters.values())
+    cut = next((i for i, p in enumerate(params) if p.kind not in positional), len(params))
+    extra = inspect.Parameter("_after", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
+    return signature.replace(parameters=[*params[:cut], extra, *params[cut:]])

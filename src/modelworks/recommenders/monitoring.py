@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Sequence
 from html import escape
 from typing import Any
 
@@ -28,10 +29,12 @@ from modelworks.monitoring import (
     compute_drift,
     jensen_shannon_distance,
     population_stability_index,
-    render_monitoring_report,
 )
 from modelworks.monitoring.drift import SEVERITY, judge
+from modelworks.monitoring.layout import Section
 from modelworks.monitoring.params import DriftParams
+from modelworks.monitoring.report import render_report
+from modelworks.monitoring.sections import feature_drift_section
 from modelworks.monitoring.statistics import chi2_two_sample
 from modelworks.recommenders.params import RecommenderMonitoringParams
 
@@ -185,50 +188,26 @@ def render_recommender_report(
     catalogue: pd.DataFrame,
     *,
     title: str,
+    history: Sequence[dict[str, Any]] = (),
+    decision: dict[str, Any] | None = None,
 ) -> str:
-    """One self-contained HTML page: popularity, then the users' and the items' features, each
-    side drawn by the framework's monitoring report."""
+    """One self-contained HTML page in the framework's monitoring layout, its feature drift
+    split into the users' features, the catalogue's features and the items' popularity."""
     current = {"users": requests, "items": catalogue}
-    headings = {"users": "Users' features at each request", "items": "The catalogue's features"}
-    style, sections = "", []
-    for side, _ in SIDES:
-        page = render_monitoring_report(
-            summary[side], profile[side], current[side], title=headings[side]
-        )
-        style = page.split("<style>", 1)[1].split("</style>", 1)[0]
-        body = page.split("<body>", 1)[1].rsplit("</body>", 1)[0]
-        # One level down: each side is a section of this page.
-        sections.append(
-            body.replace("<h2>", "<h3>")
-            .replace("</h2>", "</h3>")
-            .replace("<h1>", "<h2>")
-            .replace("</h1>", "</h2>")
-        )
-    verdict = summary["verdict"]
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>{escape(title)}</title>
-<style>{style}</style>
-</head>
-<body>
-<h1>{escape(title)}</h1>
-<div class="summary">
-  <span class="badge {verdict}">{escape(verdict)}</span>
-  <span class="stat">{summary["n_critical"]} critical</span>
-  <span class="stat">{summary["n_warn"]} warn</span>
-</div>
-{_popularity_section(summary["popularity"])}
-{"".join(f"<section>{s}</section>" for s in sections)}
-</body>
-</html>
-"""
+    headings = {
+        "users": "Feature drift: users at each request",
+        "items": "Feature drift: the catalogue",
+    }
+    drift = [
+        feature_drift_section(summary[side], profile[side], current[side], heading=headings[side])
+        for side, _ in SIDES
+    ]
+    drift.append(_popularity_section(summary["popularity"]))
+    return render_report(summary, title=title, drift=drift, history=history, decision=decision)
 
 
-def _popularity_section(popularity: dict[str, Any]) -> str:
+def _popularity_section(popularity: dict[str, Any]) -> Section:
     groups = popularity["groups"]
-    verdict = escape(popularity["verdict"])
     stats = [
         ("PSI over popularity groups", popularity["psi"]),
         ("Jensen-Shannon over popularity groups", popularity["js_distance"]),
@@ -241,13 +220,13 @@ def _popularity_section(popularity: dict[str, Any]) -> str:
         f'<tr><td>{escape(name)}</td><td class="num">{value:.4g}</td></tr>' for name, value in stats
     )
     reasons = escape("; ".join(popularity["reasons"])) or "within thresholds"
-    return f"""<h2>Item popularity <span class="badge {verdict}">{verdict}</span></h2>
-<p class="note">Items grouped by reference popularity, each group an equal share of the
-{popularity["n_reference"]:,} reference interactions; {popularity["n_current"]:,} current
+    body = f"""<p class="note">Items grouped by reference popularity, each group an equal share
+of the {popularity["n_reference"]:,} reference interactions; {popularity["n_current"]:,} current
 interactions. {reasons}.</p>
 <table><tbody>{rows}</tbody></table>
 <figure><img src="data:image/png;base64,{_groups_png(groups)}"
 alt="Share of interactions per popularity group, reference and current"></figure>"""
+    return Section("Item popularity", body, popularity["verdict"])
 
 
 def _groups_png(groups: dict[str, Any]) -> str:

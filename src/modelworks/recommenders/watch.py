@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from kedro.pipeline import Pipeline, node
 
+from modelworks.pipelines.monitoring import past_runs
 from modelworks.pipelines.training import RegistryParams, was_skipped
 from modelworks.recommenders.monitoring import (
     build_recommender_profile,
@@ -26,6 +27,7 @@ from modelworks.recommenders.monitoring import (
 from modelworks.recommenders.params import RecommenderMonitoringParams, RecommenderTrainingParams
 from modelworks.recommenders.rows import CUTOFF, END, requests, snapshot
 from modelworks.serving.datasets import ServedModel
+from modelworks.tasks import get_task
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -93,11 +95,12 @@ def render_drift_report(
     training: RecommenderTrainingParams,
     registry: RegistryParams,
 ) -> str:
-    """A self-contained HTML page a person can read."""
+    """A self-contained HTML page a person can read, in the monitoring report's layout."""
     if was_skipped(drift_summary):
         return "<!doctype html><title>No new model</title><p>No model was trained in this run.</p>"
+    described = {"model_name": registry.model_name, "model_version": "newly trained"}
     return render_recommender_report(
-        drift_summary,
+        drift_summary | described | _notes(training.task),
         reference_profile,
         requests(holdout_set, training),
         snapshot(item_snapshots, END),
@@ -124,25 +127,42 @@ def monitor_recommender(
     return summary | {
         "model_name": champion.name,
         "model_version": champion.version,
-        "task": champion.task,
+        **_notes(champion.task),
     }
 
 
 def render_monitoring_report(
     summary: dict[str, Any],
+    history: list[dict[str, Any]] | dict[str, Any],
+    decision: dict[str, Any],
     champion: ServedModel,
     holdout_set: pd.DataFrame,
     item_snapshots: pd.DataFrame,
     training: RecommenderTrainingParams,
 ) -> str:
-    """The champion's monitoring page."""
+    """The champion's monitoring page, with the retrain decision taken on this run and the
+    trend over every recorded run."""
     return render_recommender_report(
         summary,
         champion.reference_profile or {},
         requests(holdout_set, training),
         snapshot(item_snapshots, END),
         title=f"Monitoring of {champion.name} v{champion.version}",
+        history=past_runs(history),
+        decision=decision,
     )
+
+
+def _notes(task: str) -> dict[str, Any]:
+    """The task and what its report says in place of prediction drift and performance."""
+    return {
+        "task": task,
+        "performance_note": get_task(task).monitoring_note(),
+        "prediction_note": (
+            "Not measured for this task: the watch compares the users and the catalogue the "
+            "model reads and the demand across items, not the scores of its ranked lists."
+        ),
+    }
 
 
 def ranking_judging_pipeline() -> Pipeline:
@@ -178,7 +198,8 @@ def ranking_judging_pipeline() -> Pipeline:
 
 def ranking_watch_pipeline() -> Pipeline:
     """``champion_model`` + the latest period (``holdout_set``, ``item_snapshots``) ->
-    ``monitoring_summary`` and ``monitoring_report``: the ``watch`` of the framework's
+    ``monitoring_summary``, and with ``monitoring_history`` and ``retrain_decision`` ->
+    ``monitoring_report``: the ``watch`` of the framework's
     ``champion_monitoring_pipeline("holdout_set", watch=...)``."""
     inputs = ["champion_model", "holdout_set", "item_snapshots", "params:training"]
     return Pipeline(
@@ -191,7 +212,7 @@ def ranking_watch_pipeline() -> Pipeline:
             ),
             node(
                 render_monitoring_report,
-                inputs=["monitoring_summary", *inputs],
+                inputs=["monitoring_summary", "monitoring_history", "retrain_decision", *inputs],
                 outputs="monitoring_report",
                 name="render_monitoring_report",
             ),

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from mlflow import MlflowClient
 from mlflow.entities import RunStatus, ViewType
+from mlflow.exceptions import MlflowException
 
 AUDIT_EXPERIMENT = "modelworks-audit"
 Action = Literal["promoted", "rejected", "forced", "rolled_back"]
@@ -61,6 +62,9 @@ def record_event(client: MlflowClient, event: Mapping[str, Any]) -> str:
         experiment_id,
         run_name=f"{event['model']} v{event['version']} {event['action']}",
         tags={
+            # the filters every modelworks run has (modelworks.registry.tracking)
+            "use_case": _use_case(client, event["model"], str(event["version"])),
+            "kind": "audit",
             "audit.model": event["model"],
             "audit.version": str(event["version"]),
             "audit.action": event["action"],
@@ -107,6 +111,16 @@ def _artifact_json(client: MlflowClient, run_id: str, path: str) -> dict[str, An
     with tempfile.TemporaryDirectory() as tmp:
         local = client.download_artifacts(run_id, path, tmp)
         return dict(json.loads(Path(local).read_text()))
+
+
+def _use_case(client: MlflowClient, model_name: str, version: str) -> str:
+    """The use case that trained the version (its ``use_case`` tag); else the model's name,
+    which is its use case's unless ``registry.model_name`` says otherwise."""
+    try:
+        tags = client.get_model_version(model_name, version).tags
+    except MlflowException:
+        return model_name
+    return str(tags.get("use_case") or model_name)
 
 
 def _audit_experiment(client: MlflowClient) -> str:

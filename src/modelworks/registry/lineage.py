@@ -170,8 +170,13 @@ def lineage_text(model: str, version: str, doc: dict[str, Any]) -> str:
     means = {k[: -len("_mean")]: v for k, v in cv.items() if k.endswith("_mean")}
     lines.append(
         "  cv          "
-        + ", ".join(f"{k} {v:.4f} ± {cv.get(f'{k}_std', 0.0):.4f}" for k, v in means.items())
+        + ", ".join(f"{k} {v:.4f}{_spread(cv.get(f'{k}_std'))}" for k, v in means.items())
     )
     lines.append("  packages    " + ", ".join(f"{k} {v}" for k, v in doc["packages"].items()))
     lines.append(f"  parameters  {len(doc['parameters'])} blocks: {', '.join(doc['parameters'])}")
     return "\n".join(lines)
+
+
+def _spread(std: float | None) -> str:
+    """`` ± std`` across folds; nothing for a single fold, which has no spread."""
+    return "" if std is None else f" ± {std:.4f}"

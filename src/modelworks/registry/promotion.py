@@ -312,7 +312,11 @@ def _require_version(client: MlflowClient, model_name: str, version: str) -> Non
 
 
 def _check_text(check: CheckOutcome) -> str:
-    value = f"{check.value:.6g}" if isinstance(check.value, float) else str(check.value)
+    # No value (nothing to compare with yet) reads as n/a, not Python's None; detail says why.
+    if check.value is None:
+        value = "n/a"
+    else:
+        value = f"{check.value:.6g}" if isinstance(check.value, float) else str(check.value)
     return f"{'pass' if check.passed else 'FAIL'}: {value} ({check.threshold})"
 
 

@@ -1,14 +1,21 @@
 """The one place that writes runs to MLflow: candidate and fold runs, metrics, plots, models.
 
-kedro-mlflow opens the pipeline's run and logs its parameters; nodes that need more structure
-(one parent run per candidate, one nested run per fold) come here instead of calling
-``mlflow`` themselves.
+The project's MLflow hook opens the pipeline's run for each use case (``modelworks.hooks``) and
+logs its parameters; nodes that need more structure (one parent run per candidate, one nested
+run per fold) come here instead of calling ``mlflow`` themselves.
+
+Every run carries tags a reviewer filters by: ``use_case`` and ``task`` (inherited from the run
+it nests under), ``kind`` (``pipeline``/``train``/``score``/... on a pipeline's run,
+``candidate``, ``baseline``, ``fold`` or ``monitor`` below it) and ``candidate``. Nothing
+logged names this machine: paths inside the project are written relative to its root.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import logging
+import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -20,6 +27,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from modelworks.root import ProjectError, find_root
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -28,6 +37,17 @@ if TYPE_CHECKING:
 TAG_ROLE = "modelworks.role"
 TAG_CANDIDATE = "modelworks.candidate"
 TAG_FOLD = "modelworks.fold"
+TAG_TASK = "modelworks.task"
+# The filters of the MLflow UI: short names, on every run.
+TAG_USE_CASE = "use_case"
+TAG_TASK_NAME = "task"
+TAG_KIND = "kind"
+TAG_CANDIDATE_NAME = "candidate"
+# A nested run belongs to the use case and task of the run it nests under.
+_INHERITED = (TAG_USE_CASE, TAG_TASK_NAME)
+# A role's kind where the two differ: a replayed week monitors a batch and decides a retrain.
+_KIND_OF_ROLE = {"replay": "monitor"}
+_SOURCE_NAME = "mlflow.source.name"
 
 # Pinned alongside every logged model; inferring requirements costs many seconds.
 _BASE_REQUIREMENTS = ("mlflow", "pandas", "numpy", "scikit-learn", "pydantic", "pyarrow")
@@ -35,18 +55,78 @@ _BASE_REQUIREMENTS = ("mlflow", "pandas", "numpy", "scikit-learn", "pydantic", "
 
 @contextmanager
 def candidate_run(candidate: str, *, tags: Mapping[str, str] | None = None) -> Iterator[str]:
-    """A run for one candidate model, nested under the pipeline's run; yields its id."""
-    with mlflow.start_run(run_name=candidate, nested=True) as run:
-        mlflow.set_tags({TAG_ROLE: "candidate", TAG_CANDIDATE: candidate, **(tags or {})})
-        yield run.info.run_id
+    """A run for one candidate model, nested under the pipeline's run; yields its id.
+
+    ``tags`` may change its role (``modelworks.role``: ``baseline``, ``replay``); its ``kind``
+    follows the role, and ``task`` follows ``modelworks.task`` when the caller names one.
+    """
+    merged = {TAG_ROLE: "candidate", TAG_CANDIDATE: candidate, **(tags or {})}
+    kind = _KIND_OF_ROLE.get(merged[TAG_ROLE], merged[TAG_ROLE])
+    filters = {TAG_KIND: kind}
+    if kind != "monitor":
+        filters[TAG_CANDIDATE_NAME] = candidate
+    if TAG_TASK in merged:
+        filters[TAG_TASK_NAME] = merged[TAG_TASK]
+    with _nested_run(candidate, {**merged, **filters}) as run_id:
+        yield run_id
 
 
 @contextmanager
 def fold_run(candidate: str, fold: int) -> Iterator[str]:
     """A run for one cross-validation fold, nested under the candidate's run."""
-    with mlflow.start_run(run_name=f"{candidate}-fold-{fold}", nested=True) as run:
-        mlflow.set_tags({TAG_ROLE: "fold", TAG_CANDIDATE: candidate, TAG_FOLD: str(fold)})
+    tags = {
+        TAG_ROLE: "fold",
+        TAG_CANDIDATE: candidate,
+        TAG_FOLD: str(fold),
+        TAG_KIND: "fold",
+        TAG_CANDIDATE_NAME: candidate,
+    }
+    with _nested_run(f"{candidate}-fold-{fold}", tags) as run_id:
+        yield run_id
+
+
+@contextmanager
+def _nested_run(name: str, tags: Mapping[str, str]) -> Iterator[str]:
+    """A run nested under the active one, in its experiment, with its use case and task.
+
+    The tags go in with the run's creation, so a run is never seen without them and a run
+    nested under this one inherits them from the start; the experiment is the parent's, not
+    whichever experiment this process set last (a ``kedro run`` of several use cases has one
+    experiment each).
+    """
+    parent = mlflow.active_run()
+    inherited = (
+        {key: parent.data.tags[key] for key in _INHERITED if key in parent.data.tags}
+        if parent is not None
+        else {}
+    )
+    with mlflow.start_run(
+        run_name=name,
+        nested=True,
+        experiment_id=parent.info.experiment_id if parent is not None else None,
+        tags={**inherited, **source_tags(), **tags},
+    ) as run:
         yield run.info.run_id
+
+
+def source_tags() -> dict[str, str]:
+    """MLflow's ``mlflow.source.name`` as the command's name (``kedro``), not the path of the
+    script that runs it, which names this machine's folders."""
+    command = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "<console>"
+    return {_SOURCE_NAME: command}
+
+
+def portable(value: Any) -> Any:
+    """``value`` with nothing that names this machine: an absolute path inside the project
+    becomes relative to its root (a path elsewhere, a temporary folder, is left as it is)."""
+    if not isinstance(value, str) or not Path(value).is_absolute():
+        return value
+    try:
+        root = find_root()
+    except ProjectError:
+        return value
+    path = Path(value)
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else value
 
 
 def log_metrics(metrics: Mapping[str, float], *, prefix: str = "") -> None:
@@ -108,9 +188,7 @@ def log_probability_model(
     distribution they wrap: ``catboost``, ``lightgbm``, ``torch``).
     """
     features = fitted.features.select(example)
-    # A join key the model also reads as a feature (an airport) is one input column, not two.
-    keys = [k for k in (serving.get("join_keys", ()) if serving else ()) if k not in features]
-    inputs = pd.concat([example[keys], features], axis=1) if keys else features
+    inputs = served_inputs(example, features, serving)
     online = set(serving.get("online_features", ())) if serving else set()
     outputs = fitted.predict(features)
     classes = serving.get("classes") if serving else None
@@ -126,6 +204,20 @@ def log_probability_model(
         libraries=(fitted.adapter,),
         artifact_name=artifact_name,
     )
+
+
+def served_inputs(
+    example: pd.DataFrame, features: pd.DataFrame, serving: Mapping[str, Any] | None
+) -> pd.DataFrame:
+    """The columns a caller sends (the join keys, then the model's features) as ``example``
+    holds them, for the signature and input example.
+
+    The dtypes are the training data's, not the float64 the model reads (``select``): a served
+    model must accept its own holdout as stored, and MLflow refuses int64 for a double column.
+    A join key the model also reads as a feature (an airport) is one input column, not two.
+    """
+    keys = [k for k in (serving.get("join_keys", ()) if serving else ()) if k not in features]
+    return example[[*keys, *features.columns]]
 
 
 def code_file(module: str) -> Path:
@@ -158,7 +250,9 @@ def log_pyfunc(
     import modelworks
     from modelworks.serving.pyfunc import MODEL_ARTIFACT
 
-    with tempfile.TemporaryDirectory() as tmp:
+    if model_config:
+        _log_config_params(model_config)
+    with tempfile.TemporaryDirectory() as tmp, _quiet_config_params():
         save(Path(tmp))
         info = mlflow.pyfunc.log_model(
             name=artifact_name,
@@ -173,18 +267,74 @@ def log_pyfunc(
     return str(info.model_uri)
 
 
+def _log_config_params(config: Mapping[str, Any], prefix: str = "") -> None:
+    """Log a model's config as the run's params first, each path inside the project relative
+    to its root: MLflow logs the config as params itself, and the served model needs the
+    absolute Feast repo path in its config, which the run's params must not name."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping):
+            _log_config_params(value, prefix=f"{prefix}{key}/")
+        else:
+            flat[f"{prefix}{key}"] = portable(value)
+    if flat:
+        mlflow.log_params(flat)
+
+
+class _RefusedConfigParams(logging.Filter):
+    """Hides MLflow's warning that the config's params were already logged (params cannot
+    change once logged, and ``_log_config_params`` logged them, portable, beforehand)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to log model config as params")
+
+
+@contextmanager
+def _quiet_config_params() -> Iterator[None]:
+    logger = logging.getLogger("mlflow.models.model")
+    refused = _RefusedConfigParams()
+    logger.addFilter(refused)
+    try:
+        yield
+    finally:
+        logger.removeFilter(refused)
+
+
 def signature_of(inputs: pd.DataFrame, outputs: Any, *, optional: set[str]) -> Any:
-    """MLflow's inferred signature with the ``optional`` columns marked not required."""
+    """MLflow's inferred signature, numbers typed by kind rather than width (integers long,
+    floats double), with the ``optional`` columns marked not required.
+
+    The types follow the training data, so the model accepts its own rows as stored; the width
+    is an accident of the reader (int32 here, int64 there) and MLflow refuses any value wider
+    than declared. ``serving.pyfunc.conform_to_schema`` turns what a caller sends into these.
+    """
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types.schema import ColSpec, Schema
 
     with warnings.catch_warnings():
-        # MLflow's hint that integer columns cannot hold missing values: the integer inputs are
-        # join keys, which are never missing; features are logged as double.
+        # MLflow's hint that integer columns cannot hold missing values: an integer column
+        # with gaps is declared double below, and conform_to_schema names a gap in one without.
         warnings.simplefilter("ignore", UserWarning)
         inferred = infer_signature(inputs, outputs)
     columns: list[Any] = [
-        ColSpec(type=spec.type, name=spec.name, required=spec.name not in optional)
+        ColSpec(
+            type=_served_type(spec.type, inputs[spec.name]),
+            name=spec.name,
+            required=spec.name not in optional,
+        )
         for spec in inferred.inputs.inputs
     ]
     return ModelSignature(inputs=Schema(columns), outputs=inferred.outputs)
+
+
+def _served_type(inferred: Any, column: pd.Series) -> Any:
+    """The signature type of ``column``: long for integers, double for floats and for a
+    nullable integer column with gaps (MLflow's long holds no missing value; the model reads
+    it as float anyway), MLflow's inference for anything else."""
+    from mlflow.types import DataType
+
+    if inferred in (DataType.integer, DataType.long):
+        return DataType.double if column.isna().any() else DataType.long
+    if inferred == DataType.float:
+        return DataType.double
+    return inferred

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from modelworks.serving.datasets import ServedModel
 from modelworks.serving.limits import LimitError, OnlineParams, check_declared_length, too_large
-from modelworks.serving.pyfunc import MissingFieldsError, UnknownEntityError
+from modelworks.serving.pyfunc import InputTypeError, MissingFieldsError, UnknownEntityError
 from modelworks.serving.request import (
     BadBodyError,
     InvalidRowsError,
@@ -183,6 +183,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MissingFieldsError)
     def missing(request: Request, exc: MissingFieldsError) -> JSONResponse:
         return JSONResponse({"detail": str(exc), "missing": exc.fields}, status_code=422)
+
+    @app.exception_handler(InputTypeError)
+    def wrong_type(request: Request, exc: InputTypeError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "field": exc.column}, status_code=422)
 
     @app.exception_handler(BadBodyError)
     def bad_body(request: Request, exc: BadBodyError) -> JSONResponse:

@@ -20,6 +20,12 @@ from mlflow.pyfunc import PythonModel
 MODEL_ARTIFACT = "fitted_model"
 FEATURE_REPO_ENV = "MODELWORKS_FEATURE_REPO"
 _FLOATING = frozenset({"double", "float"})
+_INTEGRAL = frozenset({"long", "integer"})
+# What pandas.api.types.infer_dtype calls a column of numbers (gaps skipped).
+_NUMERIC_KINDS = frozenset(
+    {"integer", "floating", "mixed-integer-float", "decimal", "boolean", "empty"}
+)
+_INT64_MAX = np.iinfo(np.int64).max
 
 
 class UnknownEntityError(LookupError):
@@ -41,30 +47,108 @@ class MissingFieldsError(ValueError):
 
 
 def conform_to_schema(frame: pd.DataFrame, schema: Any) -> pd.DataFrame:
-    """The schema's columns of ``frame``, those declared floating point cast to float64.
+    """The schema's columns of ``frame``, each in the type the signature declares where that
+    changes no value; ``InputTypeError`` naming the column where it would.
 
-    Numeric features are logged as double (a column of counts turns float as soon as it has a
-    gap), and MLflow refuses int64 for a double column, although no value changes.
+    MLflow refuses int64 for a double column and float64 for a long one although no value
+    changes: a count column turns float as soon as it has a gap, a batch without gaps turns it
+    back, and a version logged before integer columns were declared long has them as double.
+    An integer widens to float, a whole float narrows to an integer and a category turns into
+    its labels; a fraction where whole numbers were trained, or text where numbers were, is
+    refused here, before the model sees it, with the column's name.
     """
     if schema is None or not schema.has_input_names():
         return frame
-    floating = [
-        spec.name
-        for spec in schema.inputs
-        if spec.name in frame.columns and str(getattr(spec.type, "name", "")) in _FLOATING
-    ]
-    columns = [name for name in schema.input_names() if name in frame.columns]
     # One frame built from columns: on a single-row request, DataFrame.astype with a dict of
     # dtypes costs ten times as much.
     return pd.DataFrame(
         {
-            name: frame[name].to_numpy(dtype="float64", na_value=np.nan)
-            if name in floating
-            else frame[name]
-            for name in columns
+            spec.name: _conform(spec.name, frame[spec.name], str(getattr(spec.type, "name", "")))
+            for spec in schema.inputs
+            if spec.name in frame.columns
         },
         index=frame.index,
     )
+
+
+class InputTypeError(ValueError):
+    """A column whose values cannot be read as the type the model was trained on."""
+
+    def __init__(self, column: str, problem: str) -> None:
+        self.column = column
+        super().__init__(f"column {column!r}: {problem}")
+
+
+def _conform(name: str, values: pd.Series, declared: str) -> Any:
+    """``values`` as the signature's ``declared`` type, or unchanged where it names no number
+    and no text (MLflow judges those itself)."""
+    if declared in _FLOATING:
+        return values if values.dtype == np.float64 else _as_float(name, values)
+    if declared in _INTEGRAL:
+        return values if values.dtype == np.int64 else _as_integer(name, values)
+    if declared == "string":
+        return _as_text(name, values)
+    return values
+
+
+def _as_float(name: str, values: pd.Series) -> np.ndarray:
+    """Numbers (of any width, nullable or in an object column) as float64, gaps as NaN."""
+    if not pd.api.types.is_numeric_dtype(values.dtype):
+        kind = pd.api.types.infer_dtype(values, skipna=True)
+        if kind not in _NUMERIC_KINDS:
+            raise InputTypeError(name, f"expected numbers, got {_shown(values)}")
+    try:
+        return values.to_numpy(dtype="float64", na_value=np.nan)
+    except (TypeError, ValueError):
+        raise InputTypeError(name, f"expected numbers, got {_shown(values)}") from None
+
+
+def _as_integer(name: str, values: pd.Series) -> np.ndarray:
+    """Whole numbers as int64: the model was trained on an integer column with no gaps, and
+    MLflow's long column can hold neither a fraction nor a missing value."""
+    gaps = int(values.isna().sum())
+    if gaps:
+        raise InputTypeError(
+            name,
+            f"{gaps} missing value(s) in a column trained as whole numbers without gaps (the "
+            "signature's long type cannot hold one); send the value or retrain on data with gaps",
+        )
+    if pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        integers = values.to_numpy()
+        if integers.dtype.kind == "u" and integers.size and integers.max() > _INT64_MAX:
+            raise InputTypeError(name, f"{integers.max()} does not fit a 64-bit integer")
+        return integers.astype(np.int64)
+    numbers = _as_float(name, values)
+    fractional = numbers != np.trunc(numbers)
+    if fractional.any():
+        raise InputTypeError(
+            name,
+            f"expected whole numbers (trained as integers), got {float(numbers[fractional][0])!r}",
+        )
+    if numbers.size and np.abs(numbers).max() > _INT64_MAX:
+        raise InputTypeError(
+            name, f"{float(np.abs(numbers).max())!r} does not fit a 64-bit integer"
+        )
+    return numbers.astype(np.int64)
+
+
+def _as_text(name: str, values: pd.Series) -> Any:
+    """Labels for a text column: a category becomes its labels and a column with no value at
+    all is missing text; numbers are refused (MLflow would, in less words)."""
+    if isinstance(values.dtype, pd.CategoricalDtype) or values.isna().all():
+        return values.astype(object).where(values.notna(), None)
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        raise InputTypeError(name, f"expected text (trained as labels), got {_shown(values)}")
+    return values
+
+
+def _shown(values: pd.Series) -> str:
+    """The column's dtype and the first value that is not a number (or not missing), for an
+    error message: the value to look for in the caller's data."""
+    present = values.dropna()
+    odd = [v for v in present.iloc[:1000] if not isinstance(v, int | float | np.number)]
+    example = odd[0] if odd else present.iloc[0] if len(present) else None
+    return f"{values.dtype}" + ("" if example is None else f", e.g. {example!r}")
 
 
 class ProbabilityModel(PythonModel):

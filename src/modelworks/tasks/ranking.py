@@ -246,6 +246,15 @@ class Ranking(Task):
         """Each user's best score."""
         return top_lists(predictions)["score"].to_numpy(dtype=float)
 
+    def monitoring_note(self) -> str | None:
+        return (
+            "Not measurable for this task before the period's interactions are known: a "
+            "ranking has no calibrated probability to estimate NDCG from. Realised NDCG, "
+            "precision and recall at k of the latest period are measured when a model is "
+            "trained on it; between trainings, drift of users, catalogue and item popularity "
+            "is what this report watches."
+        )
+
     def scoring_columns(self, predictions: Any) -> dict[str, Any]:
         """Each user's best ``score``, and the top-k ``items`` and their ``item_scores``."""
         lists = top_lists(predictions)

@@ -97,7 +97,9 @@ def summarise_folds(fold_metrics: list[dict[str, float]]) -> dict[str, float]:
     """``<metric>_mean`` and ``<metric>_std`` over folds.
 
     The std is the sample standard deviation (ddof=1): folds are a sample of the splits the
-    data could have had. A single fold has no spread to estimate and gives 0.0.
+    data could have had, and a reader comparing two candidates' spreads expects the sample one.
+    A single fold has no spread to estimate, so it has no ``_std`` at all: 0.0 would claim a
+    perfectly stable model, and NaN is no value MLflow logs.
     """
     if not fold_metrics:
         raise ValueError("summarise_folds needs the metrics of at least one fold")
@@ -112,7 +114,8 @@ def summarise_folds(fold_metrics: list[dict[str, float]]) -> dict[str, float]:
     for name in names:
         values = np.array([fold[name] for fold in fold_metrics], dtype=float)
         summary[f"{name}_mean"] = float(values.mean())
-        summary[f"{name}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        if len(values) > 1:
+            summary[f"{name}_std"] = float(values.std(ddof=1))
     return summary
 
 

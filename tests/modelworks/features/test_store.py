@@ -40,12 +40,13 @@ def store(tmp_path_factory: pytest.TempPathFactory):
                     T0 - timedelta(days=40),  # older than the 30-day TTL at T0
                 ],
                 "score": [1.0, 2.0, 99.0, 5.0],
+                "visits": [1, 2, 3, 4],
             }
         )
     )
 
     from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
-    from feast.types import Float64
+    from feast.types import Float64, Int64
 
     customer = Entity(name="customer", join_keys=["customer_id"], value_type=ValueType.INT64)
     source = FileSource(
@@ -55,7 +56,7 @@ def store(tmp_path_factory: pytest.TempPathFactory):
         name="score_fv",
         entities=[customer],
         ttl=timedelta(days=30),
-        schema=[Field(name="score", dtype=Float64)],
+        schema=[Field(name="score", dtype=Float64), Field(name="visits", dtype=Int64)],
         source=source,
     )
     service = FeatureService(name="score_service", features=[view])
@@ -83,6 +84,15 @@ def test_values_stamped_after_the_event_time_never_reach_the_row(store) -> None:
     assert scores[2] == 99.0  # asked after the late value became known
     assert pd.isna(scores[3])  # unknown entity: missing, row kept
     assert scores[4] == 2.0  # a duplicate request row gets the same answer
+
+
+def test_integer_features_come_back_able_to_be_missing(store) -> None:
+    rows = pd.DataFrame({"customer_id": [1, 1], "asked_at": [T0, T0]})
+    out = store.point_in_time(rows, PARAMS)
+    # the store holds ints, but an entity it has no value for must be missing, not refused
+    assert out["visits"].dtype == "float64"
+    assert out["visits"].tolist() == [2.0, 2.0]
+    assert out["customer_id"].dtype == "int64"  # the caller's own columns keep their types
 
 
 def test_missing_entity_columns_are_named(store) -> None:

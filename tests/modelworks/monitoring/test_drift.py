@@ -16,6 +16,7 @@ from modelworks.monitoring import (
     compute_drift,
     prediction_drift,
 )
+from modelworks.monitoring.statistics import two_proportion_p_value
 
 NUMERIC = ["amount", "ratio", "visits"]
 CATEGORICAL = ["segment", "code"]
@@ -374,3 +375,65 @@ def test_a_small_batch_needs_a_significant_change_to_be_critical() -> None:
     # the same effect, significant on a large batch, is critical
     shifted = pd.DataFrame({"late": counts(20_000) + rng.integers(0, 2, 20_000)})
     assert compute_drift(profile, shifted, tight)["features"][0]["verdict"] == "critical"
+
+
+def _with_missing(n: int, missing: int, seed: int) -> pd.DataFrame:
+    """A numeric and a categorical column, each missing on its first ``missing`` rows."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "income": rng.normal(50.0, 10.0, n),
+            "employer": rng.choice(["a", "b", "c"], n).astype(object),
+        }
+    )
+    frame.loc[: missing - 1, ["income", "employer"]] = np.nan
+    return frame
+
+
+def test_a_missing_rate_change_within_noise_is_ok() -> None:
+    # The issue's case: 47.8% -> 45.4% missing over 592 rows, against a few thousand rows.
+    profile = build_reference_profile(
+        _with_missing(3_000, 1_434, seed=1), numeric=["income"], categorical=["employer"]
+    )
+    summary = compute_drift(profile, _with_missing(592, 269, seed=2), DriftParams())
+    rows = by_feature(summary)
+
+    for row in rows.values():
+        assert row["missing_rate_change"] == pytest.approx(269 / 592 - 0.478, abs=1e-3)
+        assert abs(row["missing_rate_change"]) >= DriftThresholds().missing_rate_warn
+        assert row["missing_p_value_corrected"] > 0.5
+        assert row["verdict"] == "ok", row["reasons"]
+    assert summary["verdict"] == "ok"
+
+
+def test_a_significant_missing_rate_jump_is_still_critical() -> None:
+    profile = build_reference_profile(
+        _with_missing(3_000, 1_434, seed=1), numeric=["income"], categorical=["employer"]
+    )
+    rows = by_feature(compute_drift(profile, _with_missing(592, 480, seed=2), DriftParams()))
+
+    for row in rows.values():
+        assert row["missing_p_value_corrected"] < 1e-6
+        assert row["verdict"] == "critical"
+        assert any(r.startswith("critical: missing-rate change") for r in row["reasons"])
+
+
+def test_a_large_missing_rate_change_on_a_tiny_batch_only_warns() -> None:
+    # 20 rows: a 15-point change is within noise, so it warns and is not critical.
+    profile = build_reference_profile(
+        _with_missing(3_000, 1_434, seed=1), numeric=["income"], categorical=["employer"]
+    )
+    row = by_feature(compute_drift(profile, _with_missing(20, 13, seed=3), DriftParams()))["income"]
+    assert row["missing_p_value_corrected"] >= 0.01
+    assert row["verdict"] == "warn"
+    assert any("missing-rate change" in r and "within noise" in r for r in row["reasons"])
+
+
+def test_missing_count_tests_are_holm_corrected_with_the_others() -> None:
+    profile = build_reference_profile(
+        _with_missing(3_000, 1_434, seed=1), numeric=["income"], categorical=["employer"]
+    )
+    rows = by_feature(compute_drift(profile, _with_missing(592, 269, seed=2), DriftParams()))
+    raw = two_proportion_p_value(1_434 / 3_000, 3_000, 269 / 592, 592)
+    # Four tests in the family (two shape tests, two missing-count tests): never below raw.
+    assert all(row["missing_p_value_corrected"] >= raw for row in rows.values())

@@ -16,6 +16,7 @@ from modelworks.monitoring import (
     monitor_batch,
     render_monitoring_report,
 )
+from modelworks.monitoring.layout import VERDICTS, verdict_badge
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -90,13 +91,14 @@ def test_drift_only_report_is_a_complete_self_contained_page(profile: dict) -> N
     assert verdicts == {"income": "critical", "channel": "critical", "tenure": "ok"}
     assert '<td class="critical">critical</td>' in html
     assert '<td class="ok">ok</td>' in html
-    assert "Drift detected" in html
+    assert verdict_badge("critical") in html
     assert "critical: PSI" in html  # the reasons
-    # One plot per flagged feature; no performance, prediction or trend sections.
+    # One plot per flagged feature; the other sections say why they have nothing to show.
     assert len(images(html)) == summary["n_warn"] + summary["n_critical"] == 2
-    assert "Model performance" not in html
-    assert "Prediction drift" not in html
-    assert "Trend over runs" not in html
+    assert "Not measured for this task" in html  # no scores: no prediction drift
+    assert "Not measurable for this task" in html  # no performance
+    assert "no trend yet" in html
+    assert "No retrain decision" in html
 
 
 def test_report_without_drift_has_no_plots(profile: dict) -> None:
@@ -106,7 +108,7 @@ def test_report_without_drift_has_no_plots(profile: dict) -> None:
 
     assert summary["n_warn"] == summary["n_critical"] == 0
     assert "<img" not in html
-    assert "No drift" in html
+    assert verdict_badge("ok") in html
     assert html.count('<td class="ok">ok</td>') == 3
 
 
@@ -130,7 +132,7 @@ def test_full_report_has_performance_prediction_drift_and_trend(scored_profile: 
     )
 
     assert_self_contained(html)
-    assert "Model performance" in html
+    assert "<h2>Performance</h2>" in html
     assert "&plusmn;" in html  # the estimate's interval
     assert "Prediction drift" in html
     assert "Trend over runs" in html
@@ -172,3 +174,103 @@ def test_summary_naming_an_unprofiled_feature_is_refused(profile: dict) -> None:
     summary["features"][0] = summary["features"][0] | {"feature": "ghost"}
     with pytest.raises(ValueError, match=r"\['ghost'\]"):
         render_monitoring_report(summary, profile, current, title="t")
+
+
+SECTIONS = (
+    "Feature drift",
+    "Prediction drift",
+    "Performance",
+    "Retrain decision",
+    "Trend over runs",
+)
+
+
+def headings(html: str) -> list[str]:
+    """The text of every ``<h2>``, badges left out."""
+    return [re.sub(r"<[^>]+>.*", "", h).strip() for h in re.findall(r"<h2>(.*?)</h2>", html)]
+
+
+def test_every_report_has_the_same_sections_in_the_same_order(
+    profile: dict, scored_profile: dict
+) -> None:
+    current = make_frame(2_000, seed=5, shift=8.0)
+    scores, _ = scores_and_labels(current, seed=6)
+    drift_only = compute_drift(profile, current, DriftParams())
+    monitored = monitor_batch(scored_profile, current, DriftParams(), scores=scores, run="w1")
+    for summary, used in ((drift_only, profile), (monitored, scored_profile)):
+        html = render_monitoring_report(summary, used, current, title="t")
+        assert headings(html) == list(SECTIONS)
+
+
+def test_the_header_names_the_model_and_the_overall_verdict(scored_profile: dict) -> None:
+    current = make_frame(2_000, seed=5, shift=8.0)
+    scores, _ = scores_and_labels(current, seed=6)
+    summary = monitor_batch(scored_profile, current, DriftParams(), scores=scores) | {
+        "model_name": "credit_risk",
+        "model_version": "3",
+        "task": "binary_classification",
+    }
+    html = render_monitoring_report(summary, scored_profile, current, title="t")
+    header = html.split('<div class="summary">', 1)[1].split("</div>", 1)[0]
+
+    assert "model: credit_risk" in header and "version: 3" in header
+    assert "task: binary_classification" in header
+    assert verdict_badge(summary["verdict"]) in header
+
+
+def test_badges_use_one_vocabulary(scored_profile: dict) -> None:
+    current = make_frame(2_000, seed=5, shift=8.0)
+    scores, _ = scores_and_labels(current, seed=6)
+    summary = monitor_batch(scored_profile, current, DriftParams(), scores=scores)
+    html = render_monitoring_report(summary, scored_profile, current, title="t")
+
+    badges = re.findall(r'<span class="badge (\w+)"[^>]*>([^<]*)</span>', html)
+    assert badges and all(cls in VERDICTS and text == cls.upper() for cls, text in badges)
+    with pytest.raises(ValueError, match="unknown verdict"):
+        verdict_badge("Drift detected")
+
+
+def test_the_retrain_decision_shows_every_trigger_and_its_reasons(profile: dict) -> None:
+    current = make_frame(2_000, seed=5, shift=8.0)
+    summary = compute_drift(profile, current, DriftParams())
+    decision = {
+        "retrain": False,
+        "reasons": ["drift fired, but the last retrain was 2.0 days ago"],
+        "triggers": [
+            {"trigger": "drift", "fired": True, "value": "critical", "threshold": ">= critical"},
+            {"trigger": "age", "fired": False, "value": 12.5, "threshold": "> 90 days"},
+        ],
+        "as_of": "2024-03-01T00:00:00+00:00",
+        "champion_version": "2",
+    }
+    html = render_monitoring_report(summary, profile, current, title="t", decision=decision)
+    section = html.split("<h2>Retrain decision</h2>", 1)[1].split("</section>", 1)[0]
+
+    assert "Do not retrain" in section
+    assert "the last retrain was 2.0 days ago" in section
+    assert "<td>drift</td>" in section and "fired, held back" in section
+    assert "<td>age</td>" in section and "12.5" in section and "&gt; 90 days" in section
+    assert "not fired" in section
+
+
+def test_a_task_without_an_estimate_says_why(scored_profile: dict) -> None:
+    current = make_frame(1_000, seed=5)
+    summary = compute_drift(scored_profile, current, DriftParams()) | {
+        "performance_note": "Performance is not estimated before labels arrive.",
+        "holdout_uplift": {
+            "n_holdout_treated": 120,
+            "n_holdout_control": 130,
+            "uplift": 0.04,
+            "uplift_at_30": 0.07,
+            "qini_coefficient": 0.12,
+            "qini_coefficient_se": 0.03,
+            "undefined": {},
+            "deciles": [{"decile": 1, "uplift": 0.1, "n_treated": 12, "n_control": 13}],
+        },
+    }
+    html = render_monitoring_report(summary, scored_profile, current, title="t")
+    section = html.split("<h2>Performance</h2>", 1)[1].split("</section>", 1)[0]
+
+    assert "Performance is not estimated before labels arrive." in section
+    assert "Realised uplift on the random holdouts" in section
+    assert "120 / 130" in section and "0.12 &plusmn;" in section

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from modelworks.monitoring import DriftParams
+from modelworks.monitoring.layout import verdict_badge
 from modelworks.recommenders.monitoring import (
     build_recommender_profile,
     compare_to_profile,
@@ -106,8 +109,32 @@ def test_compare_to_profile_judges_users_items_and_popularity(sides):
         summary, profile, shifted, sides["catalogue"], title="Drift of the latest period"
     )
     assert page.count("<html") == 1 and page.count("<body>") == 1
-    assert "Item popularity" in page and "Users&#x27; features at each request" in page
-    assert "The catalogue&#x27;s features" in page
+    # The framework's layout, its feature drift split into users, catalogue and popularity.
+    headings = [re.sub(r"<[^>]+>.*", "", h).strip() for h in re.findall(r"<h2>(.*?)</h2>", page)]
+    assert headings == [
+        "Feature drift: users at each request",
+        "Feature drift: the catalogue",
+        "Item popularity",
+        "Prediction drift",
+        "Performance",
+        "Retrain decision",
+        "Trend over runs",
+    ]
+    assert verdict_badge(summary["verdict"]) in page.split("</div>", 1)[0]
+    assert verdict_badge(summary["popularity"]["verdict"]) in page
+
+    decision = {"retrain": True, "reasons": ["drift: critical >= critical"], "triggers": []}
+    watched = render_recommender_report(
+        summary,
+        profile,
+        shifted,
+        sides["catalogue"],
+        title="Monitoring",
+        history=[summary],
+        decision=decision,
+    )
+    assert "drift: critical &gt;= critical" in watched and "<strong>Retrain</strong>" in watched
+    assert "no trend yet" not in watched
 
 
 def test_a_profile_of_another_kind_is_refused(sides):

@@ -48,7 +48,7 @@ def test_first_version_becomes_champion_with_every_check_recorded(tracking: Mlfl
     tags = tracking.get_model_version(MODEL, version).tags
     assert tags["promotion.decision"] == "promoted"
     assert tags["gate.holdout_roc_auc"].startswith("pass: 0.")
-    assert tags["gate.improvement_roc_auc"].startswith("pass: None")
+    assert tags["gate.improvement_roc_auc"] == "pass: n/a (> 0 over the champion)"
     assert tags["origin"] == "test"
     assert "| holdout_roc_auc | pass |" in tracking.get_model_version(MODEL, version).description
 

@@ -121,7 +121,8 @@ def tabular_rows(make_rows: Callable[[int], pd.DataFrame], params: Any) -> Calla
 
 
 def features(seed: int, n: int) -> pd.DataFrame:
-    """``id``, ``t`` over 90 days, numeric ``x`` and ``z`` and categorical ``c``."""
+    """``id``, ``t`` over 90 days, numeric ``x`` and ``z``, categorical ``c`` and an integer
+    count ``k``."""
     rng = np.random.default_rng(seed)
     return pd.DataFrame(
         {
@@ -130,6 +131,8 @@ def features(seed: int, n: int) -> pd.DataFrame:
             "x": rng.normal(size=n),
             "z": rng.normal(size=n),
             "c": rng.choice(["a", "b", "c"], size=n),
+            # A count, int64 as a feature store serves it: the served model must take it so.
+            "k": rng.integers(0, 10, size=n),
         }
     )
 

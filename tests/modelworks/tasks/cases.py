@@ -29,7 +29,7 @@ def _tabular_params(task: str, label: str = "y", **extra: Any) -> TrainingParams
             "holdout_days": 20,
             "n_splits": 3,
             "seed": 1,
-            "features": {"numeric": ["x", "z"], "categorical": ["c"]},
+            "features": {"numeric": ["x", "z", "k"], "categorical": ["c"]},
             "candidates": {
                 "lgbm": {
                     "adapter": "lightgbm",

@@ -12,10 +12,12 @@ A family that fails here is not done.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
@@ -36,6 +38,12 @@ from tests.modelworks.tasks.case import ConformanceCase, Rows
 from tests.modelworks.tasks.cases import CASES
 
 VALIDATED = {"success": True, "suite": "raw", "validated_at": "2024-01-01", "tables": {}}
+
+
+def _as_stored(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """``frame`` as the catalog stores a training set and reads it back (parquet)."""
+    frame.to_parquet(path)
+    return pd.read_parquet(path)
 
 
 def test_every_family_has_a_case() -> None:
@@ -87,7 +95,7 @@ def case(request: pytest.FixtureRequest) -> ConformanceCase:
 
 
 def test_family_lives_through_the_whole_lifecycle(
-    case: ConformanceCase, tracking: MlflowClient
+    case: ConformanceCase, tracking: MlflowClient, tmp_path: Path
 ) -> None:
     task = get_task(case.family)
     use_case = f"conformance_{case.family}"
@@ -104,6 +112,16 @@ def test_family_lives_through_the_whole_lifecycle(
     )
     assert len(folds) == case.params.n_splits
     assert all(task.metrics.keys() <= fold.data.metrics.keys() for fold in folds)
+    # The candidate's CV spread is the folds' sample standard deviation (ddof=1); one fold
+    # (a ranking's validation days) has none to report.
+    metric_per_fold = [fold.data.metrics[case.params.metric] for fold in folds]
+    logged = tracking.get_run(best["run_id"]).data.metrics
+    assert logged[f"cv_{case.params.metric}_mean"] == pytest.approx(np.mean(metric_per_fold))
+    if len(folds) > 1:
+        spread = np.std(metric_per_fold, ddof=1)
+        assert logged[f"cv_{case.params.metric}_std"] == pytest.approx(spread)
+    else:
+        assert f"cv_{case.params.metric}_std" not in logged
 
     # The gate follows the metric's direction: the first version is champion by default, the
     # model with signal beats it, the degraded one after it is refused.
@@ -127,6 +145,11 @@ def test_family_lives_through_the_whole_lifecycle(
     served_predictions = served.predict(rows.holdout)
     scores = task.monitored_scores(served_predictions)
     np.testing.assert_allclose(scores, best["holdout_scores"], rtol=1e-6, atol=1e-9)
+    # MLflow's own pyfunc, with no conversion of ours in between, takes the holdout exactly as
+    # stored (a parquet round trip keeps int64 counts int64) and answers the same.
+    stored = _as_stored(rows.holdout, tmp_path / "holdout.parquet")
+    direct = task.monitored_scores(served.pyfunc.predict(stored))
+    np.testing.assert_allclose(direct, best["holdout_scores"], rtol=1e-6, atol=1e-9)
     assert case.served_metrics(rows, served_predictions, case.params)[metric] == pytest.approx(
         best["holdout"][metric], rel=1e-6
     )

@@ -84,8 +84,15 @@ def test_summarise_folds_gives_mean_and_sample_std():
     )
 
 
-def test_summarise_single_fold_has_zero_std():
-    assert summarise_folds([{"brier": 0.2}]) == {"brier_mean": 0.2, "brier_std": 0.0}
+def test_summarise_two_folds_divides_by_one_not_two():
+    summary = summarise_folds([{"brier": 0.6}, {"brier": 0.9}])
+    # deviations of +-0.15: the sample std is sqrt(2 * 0.15**2 / 1), the population one 0.15
+    assert summary["brier_std"] == pytest.approx(0.15 * math.sqrt(2))
+    assert summary["brier_mean"] == pytest.approx(0.75)
+
+
+def test_summarise_single_fold_has_no_std():
+    assert summarise_folds([{"brier": 0.2}]) == {"brier_mean": 0.2}
 
 
 def test_summarise_folds_rejects_empty_and_mismatched_folds():

@@ -26,6 +26,9 @@ def _small(params: dict[str, Any]) -> None:
     params["simulation"].update(
         weeks=22, shift_week=SHIFT_WEEK, n_splits=2, min_days_between_retrains=21
     )
+    # The latency check is judged on an injected clock in tests/modelworks/registry; here, on
+    # a machine busy with other tests, wall time would decide the promotion instead of the model.
+    params["registry"]["gate"]["max_latency_ms"] = None
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +79,7 @@ def test_the_replay_is_logged_and_leaves_the_real_registry_alone(replay: Path) -
     names = {model.name for model in client.search_registered_models()}
     assert names == {"credit_risk_simulation"}
     assert (replay / "data" / "08_reporting" / MODEL / "simulation" / "timeline.png").stat().st_size
-    experiment = client.get_experiment_by_name("modelworks")
+    experiment = client.get_experiment_by_name(MODEL)
     runs = client.search_runs([experiment.experiment_id], "tags.`modelworks.role` = 'replay'")
     assert len(runs) == 22
     assert not (replay / "data" / "01_raw" / MODEL).exists() or not any(

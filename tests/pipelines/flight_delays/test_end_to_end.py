@@ -26,6 +26,9 @@ def _small(params: dict[str, Any]) -> None:
     params["training"].update(n_splits=2, holdout_days=HOLDOUT_DAYS)
     for candidate in params["training"]["candidates"].values():
         candidate["max_rounds"] = 80
+    # The latency check is judged on an injected clock in tests/modelworks/registry; here, on
+    # a machine busy with other tests, wall time would decide the promotion instead of the model.
+    params["registry"]["gate"]["max_latency_ms"] = None
 
 
 @pytest.fixture(scope="module")

@@ -146,7 +146,7 @@ def test_seeded_ndcg_is_what_the_recommender_pipeline_measured(project: Path) ->
 
 def test_the_model_beats_both_baselines_as_logged(project: Path) -> None:
     client = _client(project)
-    experiment = client.get_experiment_by_name("modelworks")
+    experiment = client.get_experiment_by_name(MODEL)
     runs = client.search_runs([experiment.experiment_id], max_results=100)
     logged = {
         r.data.tags["modelworks.candidate"]: r
@@ -268,7 +268,7 @@ def test_a_retrain_without_a_reason_trains_nothing(
     assert [str(v.version) for v in client.search_model_versions(f"name = '{MODEL}'")] == ["1"]
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
     assert _report(root, "registry_decision.json")["action"] == "skipped"
-    experiment = client.get_experiment_by_name("modelworks")
+    experiment = client.get_experiment_by_name(MODEL)
     (run,) = client.search_runs(
         [experiment.experiment_id], f"tags.`mlflow.runName` = '{MODEL}_retrain'"
     )

@@ -154,7 +154,7 @@ def test_the_champion_is_registered_with_its_charts_and_lineage(project: Path) -
 
 def test_one_nested_run_per_fold_with_both_arms_in_each(project: Path) -> None:
     client = _client(project)
-    experiment = client.get_experiment_by_name("modelworks")
+    experiment = client.get_experiment_by_name(MODEL)
     runs = client.search_runs([experiment.experiment_id], max_results=1000)
     candidates = [
         r
