@@ -27,6 +27,13 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
+# Headless Chromium for the browser test of the MLflow UI: Debian's package, driven by Playwright.
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
+$(CHROMIUM):
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium || \
+		($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
+
 $(AIRFLOW_STAMP): tests/requirements/airflow.txt
 	@test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
 	$(AIRFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r tests/requirements/airflow.txt
@@ -43,7 +50,7 @@ run: setup ## Set up, then run every use case on embedded defaults (kedro run); 
 	$(BIN)/kedro run
 	$(BIN)/dvc commit --force --quiet
 
-test: setup $(AIRFLOW_STAMP) lint typecheck ## Set up, then lint, type-check and run the whole test suite
+test: setup $(AIRFLOW_STAMP) $(CHROMIUM) lint typecheck ## Set up, then lint, type-check and run the whole test suite
 	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: setup ## ruff check + format check
