@@ -81,9 +81,11 @@ def log_uplift_model(
     from modelworks.registry import tracking
 
     keys = list(serving["join_keys"]) if serving else []
-    features = model.features.select(example)
+    features = model.features.select(example)  # checks the columns; the model casts itself
     extra = [c for c in [*keys, value_at_stake] if c not in features.columns]
-    inputs = pd.concat([example[extra], features], axis=1)
+    # The signature takes the columns as the training frame holds them (ints as ints), so the
+    # model accepts its own holdout as stored.
+    inputs = example[[*extra, *features.columns]]
     online = set(serving["online_features"]) if serving else set()
     return tracking.log_pyfunc(
         model_code=tracking.code_file("modelworks.uplift.model_code"),

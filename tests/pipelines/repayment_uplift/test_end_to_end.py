@@ -260,6 +260,26 @@ def test_collections_features_are_point_in_time(project: Path) -> None:
     )
 
 
+def test_the_champion_scores_its_own_stored_training_rows_as_they_are(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow's own pyfunc, nothing of ours in between, on the stored training set's rows with
+    their stored dtypes: no cast needed."""
+    uri = f"sqlite:///{project / 'mlruns' / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        pyfunc = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+    stored = pd.read_parquet(project / "data" / "05_model_input" / MODEL / "training_set.parquet")
+    schema = pyfunc.metadata.get_input_schema()
+    answer = pyfunc.predict(stored[schema.input_names()].head(200))
+    assert list(answer.columns) == list(OUTPUT_COLUMNS)
+    assert np.isfinite(answer.to_numpy()).all()
+
+
 def test_the_champion_answers_from_entity_keys_and_request_fields(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
