@@ -260,19 +260,22 @@ def test_collections_features_are_point_in_time(project: Path) -> None:
     )
 
 
-def test_the_champion_scores_its_own_stored_training_rows_as_they_are(
-    project: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """MLflow's own pyfunc, nothing of ours in between, on the stored training set's rows with
-    their stored dtypes: no cast needed."""
+def _champion_pyfunc(project: Path) -> Any:
+    """The champion as MLflow's own pyfunc loads it from the copy's registry."""
     uri = f"sqlite:///{project / 'mlruns' / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
-        pyfunc = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
+        return mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
     finally:
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
+
+
+def test_the_champion_scores_its_own_stored_training_rows_as_they_are(project: Path) -> None:
+    """MLflow's own pyfunc, nothing of ours in between, on the stored training set's rows with
+    their stored dtypes: no cast needed."""
+    pyfunc = _champion_pyfunc(project)
     stored = pd.read_parquet(project / "data" / "05_model_input" / MODEL / "training_set.parquet")
     schema = pyfunc.metadata.get_input_schema()
     answer = pyfunc.predict(stored[schema.input_names()].head(200))
@@ -288,13 +291,7 @@ def test_the_champion_answers_from_entity_keys_and_request_fields(
     uri = f"sqlite:///{project / 'mlruns' / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
-        pyfunc = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
-    finally:
-        mlflow.set_tracking_uri(None)
-        mlflow.set_registry_uri(None)
+    pyfunc = _champion_pyfunc(project)
     scoring = pd.read_parquet(project / "data" / "01_raw" / MODEL / "scoring_episodes.parquet")
     request = scoring[["borrower_id", "days_past_due", "loan_amount", "outstanding_amount"]]
     answer = predict_served(pyfunc, request.head(20))
