@@ -16,7 +16,7 @@ export DO_NOT_TRACK := 1
 # DVC stages call `kedro`; they find the project's own.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup run test lint format typecheck repro dvc-stages ui bench bench-quick clean
+.PHONY: help setup run test lint format typecheck repro dvc-stages ui bench bench-quick clean prod-up prod-down prod-run prod-ui
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -50,8 +50,11 @@ run: setup ## Set up, then run every use case on embedded defaults (kedro run); 
 	$(BIN)/kedro run
 	$(BIN)/dvc commit --force --quiet
 
+# The production-profile tests talk to PostgreSQL and Redis on loopback: whichever does not
+# answer is started for the run (and stopped after it); each test starts its own MLflow server.
 test: setup $(AIRFLOW_STAMP) $(CHROMIUM) lint typecheck ## Set up, then lint, type-check and run the whole test suite
-	$(BIN)/pytest -n 2 --dist loadfile
+	scripts/test-services.sh up
+	$(BIN)/pytest -n 2 --dist loadfile; status=$$?; scripts/test-services.sh down; exit $$status
 
 lint: setup ## ruff check + format check
 	$(BIN)/ruff check .
@@ -73,6 +76,21 @@ dvc-stages: setup ## Regenerate dvc.yaml: ingest and train stages for every use 
 
 ui: setup ## Open the MLflow UI on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --port 5000
+
+# The production profile (conf/prod): PostgreSQL and Redis are checked, the MLflow tracking
+# server is started. Without conf/local/credentials.yml, this machine's loopback servers are
+# used (conf/prod/loopback.yml); exported variables win over the file.
+LOCAL_CREDENTIALS := conf/local/credentials.yml
+prod-up: setup ## Production profile: check PostgreSQL and Redis, create databases, start the MLflow server
+	@test -f $(LOCAL_CREDENTIALS) || { cp conf/prod/loopback.yml $(LOCAL_CREDENTIALS) && \
+		echo "wrote $(LOCAL_CREDENTIALS) from conf/prod/loopback.yml (this machine's servers)"; }
+	$(BIN)/modelworks --env prod servers up
+
+prod-down: ## Stop what prod-up started
+	$(BIN)/modelworks servers down
+
+prod-run: prod-up ## Run every use case on the production profile's servers
+	$(BIN)/kedro run --env prod
 
 EVIDENTLY_VENV  := benchmarks/.venv-evidently
 EVIDENTLY_STAMP := $(EVIDENTLY_VENV)/.installed

@@ -14,7 +14,10 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-_SKIP = {".git", ".venv", "mlruns", "data", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+_SKIP = {
+    ".git", ".venv", ".venv-airflow", "mlruns", "data", "mlartifacts", ".servers",
+    ".pytest_cache", ".mypy_cache", ".ruff_cache",
+}  # fmt: skip
 
 
 def copy_project(destination: Path) -> Path:
@@ -25,7 +28,9 @@ def copy_project(destination: Path) -> Path:
             continue
         target = destination / entry.name
         if entry.is_dir():
-            shutil.copytree(entry, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            # conf/local holds the user's credentials: a copy starts with none
+            ignored = shutil.ignore_patterns("__pycache__", "*.pyc", "credentials*")
+            shutil.copytree(entry, target, ignore=ignored)
         else:
             shutil.copy2(entry, target)
     for layer in (REPO_ROOT / "data").glob("0*"):
@@ -52,11 +57,16 @@ def project_env(root: Path) -> dict[str, str]:
 
 
 def run_in(
-    root: Path, args: Sequence[str], *, check: bool = True
+    root: Path, args: Sequence[str], *, check: bool = True, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command in the project copy; on unexpected failure show its output."""
+    """Run a command in the project copy (``env`` added to its environment); on unexpected
+    failure show its output."""
     result = subprocess.run(
-        list(args), cwd=root, env=project_env(root), capture_output=True, text=True
+        list(args),
+        cwd=root,
+        env={**project_env(root), **(env or {})},
+        capture_output=True,
+        text=True,
     )
     if check and result.returncode != 0:
         raise AssertionError(

@@ -22,6 +22,7 @@ from typing import Any
 
 import click
 
+from modelworks.cli_servers import servers
 from modelworks.project import Project, ProjectError, load_project
 
 # A command prints its answer, not Kedro's start-up log (set before Kedro configures logging).
@@ -201,7 +202,7 @@ def serve(ctx: click.Context, model: str, alias: str, host: str, port: int) -> N
     Limits and the request rules come from the use case's ``scoring.online`` and
     ``validation`` parameters."""
     project = _project(ctx)
-    _, params = _use_case(project, model)
+    use_case, params = _use_case(project, model)
     _require_registered(model)
     import uvicorn
     from kedro.io import DatasetError
@@ -209,7 +210,11 @@ def serve(ctx: click.Context, model: str, alias: str, host: str, port: int) -> N
     from modelworks.registry.promotion import RegistryError, resolve_version
     from modelworks.serving.app import create_app
     from modelworks.serving.datasets import RegisteredModelDataset
-    from modelworks.serving.launch import online_settings
+    from modelworks.serving.launch import feature_store_env, online_settings
+
+    # online features from the Feast configuration of this environment (a set variable wins)
+    for variable, value in feature_store_env(project.config["catalog"], use_case.name).items():
+        os.environ.setdefault(variable, value)
 
     if alias.isdigit():
         raise ModelworksError(f"--alias takes an alias such as champion, not a version: {alias}")
@@ -242,6 +247,9 @@ def new(name: str, task: str) -> None:
         raise ModelworksError(str(exc)) from None
     click.echo(f"wrote {path}")
     click.echo(f"next: replace its example tables with yours, then kedro run --pipelines {name}")
+
+
+main.add_command(servers)
 
 
 @main.group()

@@ -18,6 +18,8 @@ from kedro.config import MissingConfigException
 from modelworks.discovery import discover_use_cases
 from modelworks.params import parse_params
 from modelworks.root import ProjectError, find_root, project_root
+from modelworks.secrets import MissingSecretError
+from modelworks.servers import ServersError, activate, check, load_servers
 from modelworks.use_cases import UseCase
 
 __all__ = ["Project", "ProjectError", "find_root", "load_project", "project_root"]
@@ -53,7 +55,8 @@ class Project:
         raise ProjectError(f"no use case registers a model named {model_name!r}; known: {known}")
 
     def schedules(self) -> list[Any]:
-        """The schedules of ``conf/*/schedules.yml``, checked against use cases and pipelines."""
+        """The schedules of ``conf/*/schedules.yml``, checked against use cases and pipelines;
+        each runs in this project's environment unless it names its own."""
         from kedro.framework.project import pipelines
 
         from modelworks.scheduling.schedules import parse_schedules
@@ -62,15 +65,23 @@ class Project:
             config = self.config["schedules"]
         except MissingConfigException:
             return []
-        return parse_schedules(
+        schedules = parse_schedules(
             config,
             use_cases=[use_case.name for use_case in discover_use_cases()],
             pipelines=list(pipelines),
         )
+        # a schedule read under --env prod runs there, unless it names its own environment
+        return [s.model_copy(update={"env": s.env or self.env}) for s in schedules]
 
 
-def load_project(start: Path | None = None, env: str | None = None) -> Project:
-    """The project's configuration, with MLflow connected and the working directory its root."""
+def load_project(
+    start: Path | None = None, env: str | None = None, *, check_servers: bool = True
+) -> Project:
+    """The project's configuration, with MLflow connected and the working directory its root.
+
+    In an environment with ``servers.yml`` each server must answer first (unless
+    ``check_servers`` is false: ``modelworks servers up`` is what starts them). A server that
+    does not answer or a secret that is not set is a ``ProjectError`` naming it."""
     from kedro.framework.project import settings
     from kedro.framework.startup import bootstrap_project
 
@@ -86,7 +97,20 @@ def load_project(start: Path | None = None, env: str | None = None) -> Project:
     config = settings.CONFIG_LOADER_CLASS(
         conf_source=str(root / settings.CONF_SOURCE), env=env, **args
     )
-    _connect_mlflow(config["mlflow"])
+    try:
+        servers = load_servers(config)
+        if servers is not None:  # a server profile: each answers before MLflow is asked anything
+            if check_servers:
+                check(servers)
+            activate(servers)
+        _connect_mlflow(config["mlflow"])
+    except ServersError as exc:
+        raise ProjectError(str(exc)) from None
+    except Exception as exc:  # OmegaConf wraps a ${secret:...} that is not set
+        missing = MissingSecretError.behind(exc)
+        if missing is None:
+            raise
+        raise ProjectError(str(missing)) from None
     return Project(root=root, config=config, env=env)
 
 

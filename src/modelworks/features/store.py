@@ -24,6 +24,41 @@ if TYPE_CHECKING:
     from feast import FeatureStore
 
 EVENT_TIMESTAMP = "event_timestamp"
+FS_YAML_ENV = "FEAST_FS_YAML_FILE_PATH"
+"""Feast's own variable for a ``feature_store.yaml`` other than the repo's: a served model
+reads its online features through the file it names (the production profile's, say)."""
+
+
+def open_feature_store(
+    repo_path: str | Path, fs_yaml_file: str | Path | None = None
+) -> FeatureStore:
+    """Feast's ``FeatureStore`` for the repo at ``repo_path``, configured by ``fs_yaml_file``
+    (default: ``$FEAST_FS_YAML_FILE_PATH``, else the repo's ``feature_store.yaml``).
+
+    ``${NAME}`` references in the file are filled from the environment or
+    ``conf/local/credentials.yml`` (``modelworks.secrets``); a missing one is named in the
+    error, where Feast would pass the literal text on to Redis or SQLAlchemy.
+    """
+    import yaml
+    from feast import FeatureStore
+    from feast.repo_config import RepoConfig
+
+    from modelworks import secrets
+
+    repo = Path(repo_path).resolve()
+    chosen = fs_yaml_file or os.environ.get(FS_YAML_ENV) or repo / "feature_store.yaml"
+    config_file = under_root(chosen)
+    if not config_file.is_file():
+        raise DatasetError(f"No Feast configuration {config_file} for feature repo {repo}")
+    text = secrets.expand(config_file.read_text(), needed_by=str(config_file))
+    raw = yaml.safe_load(text)
+    registry = raw.get("registry")
+    if isinstance(registry, dict) and str(registry.get("path", "")).startswith("postgresql://"):
+        # the psycopg 3 driver, which Feast would otherwise substitute with a warning
+        registry["path"] = registry["path"].replace("postgresql://", "postgresql+psycopg://", 1)
+    config = RepoConfig(**raw)
+    config.repo_path = repo
+    return FeatureStore(repo_path=str(repo), config=config)
 
 
 class FeatureStoreParams(StrictModel):
@@ -114,35 +149,41 @@ class FeatureRepo:
 class FeatureStoreDataset(AbstractDataset[None, FeatureRepo]):
     """Loads the ``FeatureRepo`` at ``repo_path`` (a folder with ``feature_store.yaml``).
 
+    ``fs_yaml_file`` configures it from another file instead (the production profile's Redis
+    online store and SQL registry); the definitions and the offline data stay the repo's.
     With ``template``, a missing ``feature_store.yaml`` is copied from that file first: a
     scratch feature store (a simulation's, say) laid out like the project's, whose relative
     paths then resolve inside its own folder.
     """
 
     def __init__(
-        self, repo_path: str, template: str | None = None, metadata: dict[str, Any] | None = None
+        self,
+        repo_path: str,
+        fs_yaml_file: str | None = None,
+        template: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         # Kedro makes only filepath-like keys absolute: these follow the project root too.
         self._repo_path = under_root(repo_path)
+        self._fs_yaml_file = under_root(fs_yaml_file) if fs_yaml_file else None
         self._template = under_root(template) if template else None
         self.metadata = metadata
 
     def load(self) -> FeatureRepo:
-        from feast import FeatureStore
-
-        config = self._repo_path / "feature_store.yaml"
+        config = self._fs_yaml_file or self._repo_path / "feature_store.yaml"
         if not config.is_file() and self._template is not None:
             config.parent.mkdir(parents=True, exist_ok=True)
             config.write_text(self._template.read_text())
-        if not config.is_file():
-            raise DatasetError(f"No feature_store.yaml in Feast repo {self._repo_path}")
-        return FeatureRepo(FeatureStore(repo_path=str(self._repo_path.resolve())))
+        return FeatureRepo(open_feature_store(self._repo_path, config))
 
     def save(self, data: None) -> None:
         raise DatasetError("FeatureStoreDataset is read-only: change features through nodes")
 
     def _describe(self) -> dict[str, Any]:
-        return {"repo_path": str(self._repo_path)}
+        described = {"repo_path": str(self._repo_path)}
+        if self._fs_yaml_file is not None:
+            described["fs_yaml_file"] = str(self._fs_yaml_file)
+        return described
 
 
 def _missing_capable(features: pd.DataFrame) -> pd.DataFrame:

@@ -19,17 +19,15 @@ fit needs beyond them (see ``modelworks.tasks.ranking``).
 from __future__ import annotations
 
 from functools import partial, update_wrapper
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 from kedro.pipeline import Pipeline, node
 
-from modelworks.features import FeatureStoreParams
+# FeatureRepo at run time too: Kedro reads node annotations (get_type_hints) to check inputs
+from modelworks.features import FeatureRepo, FeatureStoreParams
 from modelworks.recommenders.data import COLD_START, RELEVANT, InteractionColumns, item_list
 from modelworks.recommenders.params import EntitySide, RecommenderTrainingParams
-
-if TYPE_CHECKING:
-    from modelworks.features import FeatureRepo
 
 VALIDATION_PERIOD = "validation_period"  # training rows after the validation start
 SNAPSHOT, AS_OF = "snapshot", "as_of"

@@ -110,9 +110,9 @@ class OnlineUserFeatures:
     """Users' features read from the Feast online store of one feature service."""
 
     def __init__(self, repo_path: str, service: str, key: str) -> None:
-        from feast import FeatureStore
+        from modelworks.features.store import open_feature_store
 
-        self._store = FeatureStore(repo_path=repo_path)
+        self._store = open_feature_store(repo_path)
         self._service = self._store.get_feature_service(service)
         self.key = key
 

@@ -12,10 +12,13 @@ the champion's summary and report in its ``champion_monitoring_pipeline``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 from kedro.pipeline import Pipeline, node
+
+# at run time too: Kedro reads node annotations (get_type_hints) to validate inputs
+from matplotlib.figure import Figure
 
 from modelworks.pipelines.monitoring import past_runs
 from modelworks.pipelines.training import RegistryParams, was_skipped
@@ -28,9 +31,6 @@ from modelworks.recommenders.params import RecommenderMonitoringParams, Recommen
 from modelworks.recommenders.rows import CUTOFF, END, requests, snapshot
 from modelworks.serving.datasets import ServedModel
 from modelworks.tasks import get_task
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 
 def compare_models(candidates: list[dict[str, Any]]) -> Figure:

@@ -160,7 +160,9 @@ class ProbabilityModel(PythonModel):
     code (``model_code.py``), never as a pickle, so the MLflow model stays loadable across
     library patch releases. ``model_config`` says where features come from:
     ``feature_service``, ``join_keys``, ``online_features`` and ``feature_repo`` (overridden
-    by the environment variable ``MODELWORKS_FEATURE_REPO`` or by ``model_config`` at load).
+    by the environment variable ``MODELWORKS_FEATURE_REPO`` or by ``model_config`` at load);
+    the store is configured by the repo's ``feature_store.yaml`` or by the file that Feast's
+    ``FEAST_FS_YAML_FILE_PATH`` names (the production profile's Redis online store).
     """
 
     def load_context(self, context: Any) -> None:
@@ -210,9 +212,9 @@ class OnlineFeatures:
     def __init__(
         self, repo_path: str, service: str, join_keys: list[str], online_features: list[str]
     ) -> None:
-        from feast import FeatureStore
+        from modelworks.features.store import open_feature_store
 
-        self._store = FeatureStore(repo_path=repo_path)
+        self._store = open_feature_store(repo_path)
         self._service = self._store.get_feature_service(service)
         self.join_keys = list(join_keys)
         self.online_features = list(online_features)

@@ -1,9 +1,11 @@
 """Registrations, promotions and rollbacks of one model from several processes at once.
 
-Each worker is a spawned process (its own MLflow client, SQLAlchemy engine and SQLite
-connection) against one SQLite registry in a temporary folder. A barrier releases the
-promotions together, so they all judge the challenger against the same champion and then
-race for the lock: the audit trail must still read as one chain of moves.
+Each worker is a spawned process (its own MLflow client, SQLAlchemy engine and database
+connections) against one registry, on each backend the project runs: a SQLite database in a
+temporary folder (serialized by the file lock) and a temporary PostgreSQL database on the
+machine's server (``tests.servers``; serialized by the advisory lock in that database). A
+barrier releases the promotions together, so they all judge the challenger against the same
+champion and then race for the lock: the audit trail must still read as one chain of moves.
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
 
 import mlflow
+import pytest
 from mlflow import MlflowClient
 
 from modelworks.registry.gate import GatePolicy, Threshold
+from modelworks.registry.locks import PostgresAdvisoryLock, registry_lock
 from modelworks.registry.promotion import (
     CHAMPION,
     PREVIOUS_CHAMPION,
@@ -31,6 +36,7 @@ from modelworks.registry.promotion import (
     rollback,
 )
 from tests.modelworks.registry.versions import register_flipped
+from tests.servers import temporary_databases
 
 MODEL = "m"
 POLICY = GatePolicy.model_validate(
@@ -44,6 +50,36 @@ POLICY = GatePolicy.model_validate(
 # against it, so both are recorded as forced, never as promoted on merit.
 FORCE_POLICY = POLICY.model_copy(update={"thresholds": {"roc_auc": Threshold(min=0.75)}})
 TIMEOUT_S = 120
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def registry(
+    request: pytest.FixtureRequest, tracking: MlflowClient, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[MlflowClient]:
+    """The process's MLflow tracking store and registry, on the backend of the parameter: the
+    SQLite one of ``tracking`` or a temporary PostgreSQL database (the temporary folder stays
+    the working directory, so artifacts land in its mlruns/ either way).
+
+    The store is touched once here: the database (SQLite's file, PostgreSQL's schema, which
+    MLflow creates and migrates on first use) exists before the workers open it, so they never
+    race to create it.
+    """
+    if request.param == "sqlite":
+        tracking.search_experiments()
+        yield tracking
+        return
+    with temporary_databases("registry") as urls:
+        # psycopg 3 is the project's driver; SQLAlchemy's plain postgresql:// means psycopg2
+        uri = urls["registry"].replace("postgresql://", "postgresql+psycopg://", 1)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        client = MlflowClient(uri, uri)
+        client.search_experiments()
+        # the moves queue on the advisory lock in this database, not on a file lock
+        assert isinstance(registry_lock(uri, MODEL), PostgresAdvisoryLock)
+        yield client
 
 
 def _register(flip: float) -> str:
@@ -78,7 +114,7 @@ def _worker(
 
 
 def _run_together(
-    tracking: MlflowClient, tmp_path: Path, jobs: list[dict[str, Any]]
+    registry: MlflowClient, tmp_path: Path, jobs: list[dict[str, Any]]
 ) -> list[tuple[str, str, str | None]]:
     """Run one ``_worker`` per job in spawned processes; their (version, action, before)."""
     uri = mlflow.get_tracking_uri()
@@ -131,15 +167,14 @@ def _champion(client: MlflowClient) -> str:
 
 
 def test_concurrent_registrations_and_promotions_chain_in_the_audit_trail(
-    tracking: MlflowClient, tmp_path: Path
+    registry: MlflowClient, tmp_path: Path
 ) -> None:
-    tracking.search_experiments()  # the database exists before the workers open it
-    outcomes = _run_together(tracking, tmp_path, [{"flip": flip} for flip in (0.3, 0.2, 0.1, 0.0)])
+    outcomes = _run_together(registry, tmp_path, [{"flip": flip} for flip in (0.3, 0.2, 0.1, 0.0)])
 
     versions = sorted(int(version) for version, _, _ in outcomes)
     assert versions == [1, 2, 3, 4]
     # search_model_versions leaves aliases out: read each version
-    holders = [v for v in versions if CHAMPION in tracking.get_model_version(MODEL, str(v)).aliases]
+    holders = [v for v in versions if CHAMPION in registry.get_model_version(MODEL, str(v)).aliases]
     assert len(holders) == 1
     events = history(MODEL)
     assert len(events) == 4
@@ -148,20 +183,20 @@ def test_concurrent_registrations_and_promotions_chain_in_the_audit_trail(
     assert events[0]["action"] == "promoted"
     # only the first could find no champion; everyone else was judged against one
     assert [e["champion_before"] is None for e in events] == [True, False, False, False]
-    assert _champion(tracking) == events[-1]["champion_after"]
+    assert _champion(registry) == events[-1]["champion_after"]
     for version, action, before in outcomes:
         (event,) = [e for e in events if e["version"] == version]
         assert (event["action"], event["champion_before"]) == (action, before)
 
 
 def test_concurrent_forced_promotions_are_both_recorded_and_rollback_undoes_the_last(
-    tracking: MlflowClient, tmp_path: Path
+    registry: MlflowClient, tmp_path: Path
 ) -> None:
     good, worse, worst = _register(0.0), _register(0.4), _register(0.45)
     assert promote(MODEL, good, POLICY).action == "promoted"
 
     outcomes = _run_together(
-        tracking,
+        registry,
         tmp_path,
         [{"version": v, "force_reason": f"incident: force v{v}"} for v in (worse, worst)],
     )
@@ -174,17 +209,17 @@ def test_concurrent_forced_promotions_are_both_recorded_and_rollback_undoes_the_
     # the loser of the race replaced the winner, not the champion both of them had read
     assert events[2]["champion_before"] == events[1]["version"]
     last = events[-1]["version"]
-    assert _champion(tracking) == last
-    assert tracking.get_model_version(MODEL, last).tags[TAG_REPLACED] == events[1]["version"]
+    assert _champion(registry) == last
+    assert registry.get_model_version(MODEL, last).tags[TAG_REPLACED] == events[1]["version"]
     assert (
-        str(tracking.get_model_version_by_alias(MODEL, PREVIOUS_CHAMPION).version)
+        str(registry.get_model_version_by_alias(MODEL, PREVIOUS_CHAMPION).version)
         == (events[1]["version"])
     )
 
     back = rollback(MODEL, reason="the last forced one misbehaves")
     assert (back.champion_before, back.champion_after) == (last, events[1]["version"])
-    assert _champion(tracking) == events[1]["version"]
-    assert str(tracking.get_model_version_by_alias(MODEL, PREVIOUS_CHAMPION).version) == good
+    assert _champion(registry) == events[1]["version"]
+    assert str(registry.get_model_version_by_alias(MODEL, PREVIOUS_CHAMPION).version) == good
     _assert_chain(history(MODEL))
 
 
