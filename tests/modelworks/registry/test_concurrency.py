@@ -13,9 +13,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -26,7 +30,7 @@ import pytest
 from mlflow import MlflowClient
 
 from modelworks.registry.gate import GatePolicy, Threshold
-from modelworks.registry.locks import PostgresAdvisoryLock, registry_lock
+from modelworks.registry.locks import LOCK_URL_ENV, PostgresAdvisoryLock, registry_lock
 from modelworks.registry.promotion import (
     CHAMPION,
     PREVIOUS_CHAMPION,
@@ -36,7 +40,7 @@ from modelworks.registry.promotion import (
     rollback,
 )
 from tests.modelworks.registry.versions import register_flipped
-from tests.servers import temporary_databases
+from tests.servers import free_port, temporary_databases
 
 MODEL = "m"
 POLICY = GatePolicy.model_validate(
@@ -52,7 +56,7 @@ FORCE_POLICY = POLICY.model_copy(update={"thresholds": {"roc_auc": Threshold(min
 TIMEOUT_S = 120
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "tracking_server"])
 def registry(
     request: pytest.FixtureRequest, tracking: MlflowClient, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[MlflowClient]:
@@ -68,6 +72,9 @@ def registry(
         tracking.search_experiments()
         yield tracking
         return
+    if request.param == "tracking_server":
+        yield from _through_a_tracking_server(tracking, monkeypatch)
+        return
     with temporary_databases("registry") as urls:
         # psycopg 3 is the project's driver; SQLAlchemy's plain postgresql:// means psycopg2
         uri = urls["registry"].replace("postgresql://", "postgresql+psycopg://", 1)
@@ -80,6 +87,56 @@ def registry(
         # the moves queue on the advisory lock in this database, not on a file lock
         assert isinstance(registry_lock(uri, MODEL), PostgresAdvisoryLock)
         yield client
+
+
+def _through_a_tracking_server(
+    tracking: MlflowClient, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[MlflowClient]:
+    """The production profile's shape: every process talks to an MLflow tracking server over
+    HTTP (its backend a temporary PostgreSQL database) and takes the champion lock in that
+    database, named by ``MODELWORKS_REGISTRY_LOCK_URL`` as ``servers.yml`` has it set."""
+    del tracking  # only for its working directory and restored URIs
+    with temporary_databases("registry") as urls:
+        port = free_port()
+        command = [
+            sys.executable, "-m", "mlflow", "server",
+            "--backend-store-uri", urls["registry"],
+            "--serve-artifacts", "--artifacts-destination", str(Path.cwd() / "artifacts"),
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
+        ]  # fmt: skip
+        server = subprocess.Popen(
+            command,
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            uri = f"http://127.0.0.1:{port}"
+            _wait_for_health(uri, server)
+            monkeypatch.setenv(LOCK_URL_ENV, urls["registry"])
+            monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+            monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
+            mlflow.set_tracking_uri(uri)
+            mlflow.set_registry_uri(uri)
+            assert isinstance(registry_lock(uri, MODEL), PostgresAdvisoryLock)
+            yield MlflowClient(uri, uri)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+
+
+def _wait_for_health(uri: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "the MLflow tracking server exited at start-up"
+        try:
+            with urllib.request.urlopen(f"{uri}/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"the MLflow tracking server at {uri} did not answer")
 
 
 def _register(flip: float) -> str:
