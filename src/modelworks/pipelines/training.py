@@ -10,17 +10,17 @@ from collections.abc import Mapping
 from functools import partial, update_wrapper
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from kedro.pipeline import Pipeline, node
 
 from modelworks.params import to_plain
+from modelworks.pipelines.cross_validation import cross_validate, search_candidate
 from modelworks.registry import promotion, tracking
 from modelworks.registry.evidence import log_gate_evidence
 from modelworks.registry.lineage import LINEAGE_FILE, PROFILE_FILE, build_lineage, lineage_tags
 from modelworks.tasks import Fit, Task, get_task
 from modelworks.tasks.params import RegistryParams, TrainingParams
-from modelworks.training import out_of_time_split, summarise_folds
+from modelworks.training import out_of_time_split
 
 __all__ = [
     "RegistryParams",
@@ -51,40 +51,6 @@ def split_out_of_time(training_set: pd.DataFrame, params: Any) -> tuple[pd.DataF
     )
 
 
-def _cross_validate(
-    task: Task,
-    name: str,
-    candidate: Any,
-    train: pd.DataFrame,
-    params: Any,
-    context: Mapping[str, Any],
-) -> tuple[dict[str, float], int, float]:
-    """K folds, one nested run each; summary, rounds and the seconds spent fitting.
-
-    Early stopping watches a part carved from each fold's fitting rows, never the fold the
-    candidate is scored on, so the CV estimate is not tuned on its own test rows.
-    """
-    fold_metrics, rounds, fit_seconds = [], [], 0.0
-    for fold, (fit_idx, score_idx) in enumerate(task.folds(train, params)):
-        fitting, scored = train.iloc[fit_idx], train.iloc[score_idx]
-        keep_idx, stop_idx = task.stopping_split(fitting, params)
-        with tracking.fold_run(name, fold):
-            start = time.perf_counter()
-            fitted = task.fit(
-                Fit(
-                    candidate, fitting.iloc[keep_idx], params, context, valid=fitting.iloc[stop_idx]
-                )
-            )
-            fit_seconds += time.perf_counter() - start
-            metrics = task.evaluate(scored, task.predict(fitted, scored, context), params)
-            tracking.log_metrics({**metrics, "best_iteration": task.rounds(fitted)})
-            for path, figure in task.fold_evidence(name, fitted, params).items():
-                tracking.log_figure(figure, path)
-        fold_metrics.append(metrics)
-        rounds.append(task.rounds(fitted))
-    return summarise_folds(fold_metrics), max(1, round(float(np.mean(rounds)))), fit_seconds
-
-
 def _train_candidate(
     task: Task,
     name: str,
@@ -100,8 +66,15 @@ def _train_candidate(
         tracking.log_params(
             {"task": task.name, **tags, "n_splits": params.n_splits, "seed": params.seed}
         )
+        if getattr(candidate, "search", None) is not None:
+            # the best trial's parameters and cross-validation become the candidate's; it is
+            # refit below like any other
+            searched = search_candidate(task, name, candidate, train, params, context)
+            candidate, validated = searched.candidate, searched.result
+        else:
+            validated = cross_validate(task, name, candidate, train, params, context)
         tracking.log_params(getattr(candidate, "params", {}), prefix="model.")
-        cv, n_rounds, fit_seconds = _cross_validate(task, name, candidate, train, params, context)
+        cv, n_rounds, fit_seconds = validated.cv, validated.rounds, validated.fit_seconds
         tracking.log_metrics(cv, prefix="cv_")
         start = time.perf_counter()
         refit = Fit(candidate, train, params, context, n_rounds=n_rounds)

@@ -20,6 +20,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ from modelworks.root import ProjectError, find_root
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+    from mlflow.entities import Run
 
     from modelworks.training.adapters import FittedModel
 
@@ -38,6 +40,9 @@ TAG_ROLE = "modelworks.role"
 TAG_CANDIDATE = "modelworks.candidate"
 TAG_FOLD = "modelworks.fold"
 TAG_TASK = "modelworks.task"
+TAG_TRIAL = "modelworks.trial"
+TAG_TRIAL_STATE = "modelworks.trial_state"
+TAG_STUDY = "modelworks.study"
 # The filters of the MLflow UI: short names, on every run.
 TAG_USE_CASE = "use_case"
 TAG_TASK_NAME = "task"
@@ -72,6 +77,33 @@ def candidate_run(candidate: str, *, tags: Mapping[str, str] | None = None) -> I
 
 
 @contextmanager
+def trial_run(candidate: str, number: int, *, study: str) -> Iterator[str]:
+    """A run for one trial of a candidate's hyperparameter search, nested under the
+    candidate's run; its folds nest under it. ``modelworks.trial_state`` says how it ended."""
+    tags = {
+        TAG_ROLE: "trial",
+        TAG_CANDIDATE: candidate,
+        TAG_TRIAL: str(number),
+        TAG_STUDY: study,
+        TAG_KIND: "trial",
+        TAG_CANDIDATE_NAME: candidate,
+    }
+    with _nested_run(f"{candidate}-trial-{number}", tags) as run_id:
+        yield run_id
+
+
+def set_tags(tags: Mapping[str, str]) -> None:
+    """Tag the active run."""
+    mlflow.set_tags(dict(tags))
+
+
+def active_tag(name: str) -> str | None:
+    """A tag of the active run (its use case, say), if there is a run and it has one."""
+    run = mlflow.active_run()
+    return None if run is None else run.data.tags.get(name)
+
+
+@contextmanager
 def fold_run(candidate: str, fold: int) -> Iterator[str]:
     """A run for one cross-validation fold, nested under the candidate's run."""
     tags = {
@@ -85,6 +117,21 @@ def fold_run(candidate: str, fold: int) -> Iterator[str]:
         yield run_id
 
 
+# The run a node's nested runs go under where none is active in its thread: a node on a Dask
+# worker runs outside the driver's MLflow run (``modelworks.dask_runner`` names it here).
+_NODE_PARENT: ContextVar[str | None] = ContextVar("modelworks_node_parent", default=None)
+
+
+@contextmanager
+def nesting_under(run_id: str | None) -> Iterator[None]:
+    """Nest the runs ``_nested_run`` opens with no active run under ``run_id``."""
+    token = _NODE_PARENT.set(run_id)
+    try:
+        yield
+    finally:
+        _NODE_PARENT.reset(token)
+
+
 @contextmanager
 def _nested_run(name: str, tags: Mapping[str, str]) -> Iterator[str]:
     """A run nested under the active one, in its experiment, with its use case and task.
@@ -92,9 +139,13 @@ def _nested_run(name: str, tags: Mapping[str, str]) -> Iterator[str]:
     The tags go in with the run's creation, so a run is never seen without them and a run
     nested under this one inherits them from the start; the experiment is the parent's, not
     whichever experiment this process set last (a ``kedro run`` of several use cases has one
-    experiment each).
+    experiment each). With no active run, the parent is the one ``nesting_under`` names (the
+    driver's run of a node on a Dask worker), if any.
     """
-    parent = mlflow.active_run()
+    parent: Run | None = mlflow.active_run()
+    parent_id = None
+    if parent is None and (parent_id := _NODE_PARENT.get()) is not None:
+        parent = mlflow.get_run(parent_id)
     inherited = (
         {key: parent.data.tags[key] for key in _INHERITED if key in parent.data.tags}
         if parent is not None
@@ -103,6 +154,7 @@ def _nested_run(name: str, tags: Mapping[str, str]) -> Iterator[str]:
     with mlflow.start_run(
         run_name=name,
         nested=True,
+        parent_run_id=parent_id,
         experiment_id=parent.info.experiment_id if parent is not None else None,
         tags={**inherited, **source_tags(), **tags},
     ) as run:

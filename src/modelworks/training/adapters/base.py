@@ -30,6 +30,7 @@ from modelworks.training.adapters.labels import (
     regression_targets,
 )
 from modelworks.training.features import FeatureSpec
+from modelworks.training.search import SearchParams
 
 __all__ = [
     "METADATA_FILE",
@@ -73,6 +74,8 @@ class CandidateParams(StrictModel):
     params: dict[str, Any] = {}
     max_rounds: int = Field(default=2000, ge=1)
     early_stopping_rounds: int = Field(default=50, ge=1)
+    search: SearchParams | None = None
+    """A hyperparameter search over some of ``params`` (``modelworks.training.search``)."""
 
     @field_validator("adapter")
     @classmethod
@@ -82,7 +85,8 @@ class CandidateParams(StrictModel):
 
     @model_validator(mode="after")
     def _params_leave_managed_keys_alone(self) -> CandidateParams:
-        managed = sorted(set(self.params) & get_adapter(self.adapter).reserved_params)
+        searched = set(self.search.space) if self.search is not None else set()
+        managed = sorted((set(self.params) | searched) & get_adapter(self.adapter).reserved_params)
         if managed:
             raise ValueError(
                 f"params {managed} are set by the {self.adapter} adapter itself "
