@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelworks.compute import FitExecutor, Result
 from modelworks.registry import tracking
 from modelworks.tasks import Fit, Task
 from modelworks.training import summarise_folds
@@ -42,6 +43,56 @@ class CrossValidated:
     fit_seconds: float
 
 
+@dataclass(frozen=True)
+class FoldFit:
+    """One fold's fit, scored on the fold: what a worker sends back."""
+
+    fitted: Any
+    metrics: dict[str, float]
+    rounds: int
+    seconds: float
+
+
+def fit_fold(
+    task: Task,
+    candidate: Any,
+    fitting: pd.DataFrame,
+    stopping: pd.DataFrame,
+    scored: pd.DataFrame,
+    params: Any,
+    context: Mapping[str, Any],
+) -> FoldFit:
+    """Fit on ``fitting`` (early stopping on ``stopping``), score on ``scored``: pure, so it
+    runs the same in this process or on a Dask worker."""
+    start = time.perf_counter()
+    fitted = task.fit(Fit(candidate, fitting, params, context, valid=stopping))
+    seconds = time.perf_counter() - start
+    metrics = task.evaluate(scored, task.predict(fitted, scored, context), params)
+    return FoldFit(fitted, metrics, task.rounds(fitted), seconds)
+
+
+def schedule_folds(
+    executor: FitExecutor,
+    task: Task,
+    candidate: Any,
+    train: pd.DataFrame,
+    params: Any,
+    context: Mapping[str, Any],
+) -> list[Result[FoldFit]]:
+    """Every fold fit of ``candidate``, handed to ``executor`` (started at once on Dask).
+
+    Early stopping watches a part carved from each fold's fitting rows, never the fold the
+    candidate is scored on, so the CV estimate is not tuned on its own test rows.
+    """
+    scheduled = []
+    for fit_idx, score_idx in task.folds(train, params):
+        fitting, scored = train.iloc[fit_idx], train.iloc[score_idx]
+        keep_idx, stop_idx = task.stopping_split(fitting, params)
+        pieces = (fitting.iloc[keep_idx], fitting.iloc[stop_idx], scored)
+        scheduled.append(executor.submit(fit_fold, task, candidate, *pieces, params, context))
+    return scheduled
+
+
 def cross_validate(
     task: Task,
     name: str,
@@ -50,31 +101,27 @@ def cross_validate(
     params: Any,
     context: Mapping[str, Any],
     on_fold: FoldReport | None = None,
+    *,
+    executor: FitExecutor | None = None,
+    scheduled: list[Result[FoldFit]] | None = None,
 ) -> CrossValidated:
-    """K folds, one nested run each.
-
-    Early stopping watches a part carved from each fold's fitting rows, never the fold the
-    candidate is scored on, so the CV estimate is not tuned on its own test rows.
-    """
+    """K folds, one nested run each, read in fold order (``scheduled`` when the caller handed
+    them to the executor already)."""
+    if scheduled is None:
+        scheduled = schedule_folds(
+            executor or FitExecutor(), task, candidate, train, params, context
+        )
     fold_metrics: list[dict[str, float]] = []
     rounds, fit_seconds = [], 0.0
-    for fold, (fit_idx, score_idx) in enumerate(task.folds(train, params)):
-        fitting, scored = train.iloc[fit_idx], train.iloc[score_idx]
-        keep_idx, stop_idx = task.stopping_split(fitting, params)
+    for fold, pending in enumerate(scheduled):
         with tracking.fold_run(name, fold):
-            start = time.perf_counter()
-            fitted = task.fit(
-                Fit(
-                    candidate, fitting.iloc[keep_idx], params, context, valid=fitting.iloc[stop_idx]
-                )
-            )
-            fit_seconds += time.perf_counter() - start
-            metrics = task.evaluate(scored, task.predict(fitted, scored, context), params)
-            tracking.log_metrics({**metrics, "best_iteration": task.rounds(fitted)})
-            for path, figure in task.fold_evidence(name, fitted, params).items():
+            done = pending.result()
+            fit_seconds += done.seconds
+            tracking.log_metrics({**done.metrics, "best_iteration": done.rounds})
+            for path, figure in task.fold_evidence(name, done.fitted, params).items():
                 tracking.log_figure(figure, path)
-        fold_metrics.append(metrics)
-        rounds.append(task.rounds(fitted))
+        fold_metrics.append(done.metrics)
+        rounds.append(done.rounds)
         if on_fold is not None:
             on_fold(fold, fold_metrics)
     return CrossValidated(
@@ -99,6 +146,7 @@ def search_candidate(
     train: pd.DataFrame,
     params: Any,
     context: Mapping[str, Any],
+    executor: FitExecutor | None = None,
 ) -> Searched:
     """Run (or resume) the candidate's Optuna study, each trial a nested run of the
     candidate's run with its folds under it; log the study's summary and plots on the
@@ -158,7 +206,9 @@ def search_candidate(
                     tracking.log_metrics({"folds_run": len(folds)})
                     raise optuna.TrialPruned(f"pruned after fold {fold}")
 
-            result = cross_validate(task, name, trial_candidate, train, params, context, report)
+            result = cross_validate(
+                task, name, trial_candidate, train, params, context, report, executor=executor
+            )
             tracking.log_metrics(result.cv, prefix="cv_")
             tracking.set_tags({tracking.TAG_TRIAL_STATE: "complete"})
         trial.set_user_attr("cv", result.cv)

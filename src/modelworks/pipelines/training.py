@@ -13,8 +13,15 @@ from typing import Any
 import pandas as pd
 from kedro.pipeline import Pipeline, node
 
+from modelworks import compute
+from modelworks.compute import FitExecutor, Result, fit_threads
 from modelworks.params import to_plain
-from modelworks.pipelines.cross_validation import cross_validate, search_candidate
+from modelworks.pipelines.cross_validation import (
+    FoldFit,
+    cross_validate,
+    schedule_folds,
+    search_candidate,
+)
 from modelworks.registry import promotion, tracking
 from modelworks.registry.evidence import log_gate_evidence
 from modelworks.registry.lineage import LINEAGE_FILE, PROFILE_FILE, build_lineage, lineage_tags
@@ -60,6 +67,8 @@ def _train_candidate(
     params: Any,
     context: Mapping[str, Any],
     serving: dict[str, Any],
+    executor: FitExecutor,
+    scheduled: list[Result[FoldFit]] | None,
 ) -> dict[str, Any]:
     tags = {"modelworks.task": task.name, **task.candidate_tags(candidate)}
     with tracking.candidate_run(name, tags=tags) as run_id:
@@ -69,16 +78,19 @@ def _train_candidate(
         if getattr(candidate, "search", None) is not None:
             # the best trial's parameters and cross-validation become the candidate's; it is
             # refit below like any other
-            searched = search_candidate(task, name, candidate, train, params, context)
+            searched = search_candidate(task, name, candidate, train, params, context, executor)
             candidate, validated = searched.candidate, searched.result
         else:
-            validated = cross_validate(task, name, candidate, train, params, context)
+            validated = cross_validate(
+                task, name, candidate, train, params, context, scheduled=scheduled
+            )
         tracking.log_params(getattr(candidate, "params", {}), prefix="model.")
         cv, n_rounds, fit_seconds = validated.cv, validated.rounds, validated.fit_seconds
         tracking.log_metrics(cv, prefix="cv_")
         start = time.perf_counter()
         refit = Fit(candidate, train, params, context, n_rounds=n_rounds)
-        final = task.fit(refit)
+        with fit_threads(compute.threads_per_fit(params)):  # here, whatever engine ran the folds
+            final = task.fit(refit)
         # Folds and refit: what the pipeline benchmark counts as model fitting.
         tracking.log_metrics({"fit_seconds": fit_seconds + time.perf_counter() - start})
         predictions = task.predict(final, holdout, context)
@@ -142,11 +154,24 @@ def train_candidates(
         if retrain_decision is not None
         else pd.Timestamp(holdout[params.time_column].max()).isoformat()
     )
-    candidates = [
-        _train_candidate(task, name, candidate, train, holdout, params, shared, serving)
-        | {"trained_as_of": trained_as_of}
-        for name, candidate in params.candidates.items()
-    ]
+    with compute.executor(getattr(params, "compute", None)) as fits:
+        if fits.dashboard:
+            tracking.set_tags({"dask.dashboard": fits.dashboard})
+        # every candidate's folds at once (they start together on Dask); a search schedules
+        # its trials' folds as it goes
+        scheduled = {
+            name: schedule_folds(fits, task, candidate, train, params, shared)
+            for name, candidate in params.candidates.items()
+            if getattr(candidate, "search", None) is None
+        }
+        candidates = [
+            _train_candidate(
+                task, name, candidate, train, holdout, params, shared, serving, fits,
+                scheduled.get(name),
+            )
+            | {"trained_as_of": trained_as_of}
+            for name, candidate in params.candidates.items()
+        ]  # fmt: skip
     baselines = task.baselines(Fit(None, train, params, shared), holdout)
     return candidates + [{**baseline, "role": "baseline"} for baseline in baselines]
 

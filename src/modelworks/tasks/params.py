@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from modelworks.compute import ComputeParams
 from modelworks.params import StrictModel
 from modelworks.registry.gate import GatePolicy
 from modelworks.training import CandidateParams, FeatureSpec
@@ -36,6 +37,8 @@ class TrainingParams(StrictModel):
     early_stopping_fraction: float = Field(default=0.2, gt=0.0, le=0.5)
     class_weight: Literal["balanced"] | dict[str, float] | None = None
     candidates: dict[str, CandidateParams]
+    compute: ComputeParams = ComputeParams()
+    """Where the fold fits run: in process (default) or on a Dask cluster."""
 
     @model_validator(mode="after")
     def _fits_the_task(self) -> TrainingParams:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from modelworks.compute import threads_for_fit
 from modelworks.training.adapters.base import AdapterBase, CandidateParams, FitData, FittedBase
 from modelworks.training.features import FeatureSpec, categorical_as_strings
 
@@ -64,7 +65,7 @@ class CatBoostAdapter(AdapterBase["CatBoostModel"]):
             "loss_function": _LOSS[data.objective],
             "random_seed": seed,
             # CatBoost documents that thread_count changes speed, never results.
-            "thread_count": -1,
+            "thread_count": threads_for_fit(-1),
             "allow_writing_files": False,
             "logging_level": "Silent",
             **candidate.params,

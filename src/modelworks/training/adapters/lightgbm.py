@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from modelworks.compute import threads_for_fit
 from modelworks.training.adapters.base import AdapterBase, CandidateParams, FitData, FittedBase
 from modelworks.training.features import FeatureSpec, categorical_as_strings
 
@@ -102,7 +103,7 @@ class LightGBMAdapter(AdapterBase["LightGBMModel"]):
         if not _THREAD_ALIASES & set(candidate.params):
             # With deterministic=True results still depend on the thread count; it is recorded
             # in ``params`` so a run can be reproduced exactly.
-            params["num_threads"] = _usable_cores()
+            params["num_threads"] = threads_for_fit(_usable_cores())
         if not _LAYOUT_PARAMS & set(candidate.params):
             # LightGBM's advice for deterministic=True: fix the histogram layout.
             params["force_row_wise"] = True
