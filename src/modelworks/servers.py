@@ -84,6 +84,8 @@ class ServersConfig(StrictModel):
     mlflow: MlflowServer
     registry_lock_database: str | None = "mlflow"
     """The ``postgres.databases`` entry whose advisory locks serialise champion moves."""
+    optuna_database: str | None = "optuna"
+    """The ``postgres.databases`` entry holding Optuna studies (shared by search workers)."""
 
 
 def load_servers(config_loader: Any) -> ServersConfig | None:
@@ -103,10 +105,15 @@ def load_servers(config_loader: Any) -> ServersConfig | None:
 
 
 def activate(servers: ServersConfig) -> None:
-    """Point the champion lock at PostgreSQL: every process promoting into the tracking
-    server serialises on the same advisory lock (``modelworks.registry.locks``)."""
+    """Point the champion lock and Optuna's studies at PostgreSQL: every process promoting
+    into the tracking server serialises on the same advisory lock
+    (``modelworks.registry.locks``), and every search worker shares one study database."""
+    from modelworks.training.search import STORAGE_ENV
+
     if servers.registry_lock_database is not None:
         os.environ[LOCK_URL_ENV] = servers.postgres.database_url(servers.registry_lock_database)
+    if servers.optuna_database is not None:
+        os.environ[STORAGE_ENV] = servers.postgres.database_url(servers.optuna_database)
 
 
 class ServersHook:
