@@ -193,9 +193,7 @@ def search_candidate(
 
     def objective(trial: optuna.Trial) -> float:
         sampled = suggest(trial, search.space)
-        trial_candidate = candidate.model_copy(
-            update={"params": {**candidate.params, **sampled}, "search": None}
-        )
+        trial_candidate = with_values(candidate, sampled)
         with tracking.trial_run(name, trial.number, study=name_of_study):
             tracking.log_params(sampled, prefix="model.")
 
@@ -248,13 +246,25 @@ def search_candidate(
     )
     for path, figure in _study_figures(study).items():
         tracking.log_figure(figure, path)
-    best_candidate = candidate.model_copy(
-        update={"params": {**candidate.params, **best.params}, "search": None}
-    )
+    best_candidate = with_values(candidate, best.params)
     result = CrossValidated(
         dict(best.user_attrs["cv"]), int(best.user_attrs["rounds"]), fit_seconds=searching
     )
     return Searched(best_candidate, result, name_of_study, dict(best.params))
+
+
+def with_values(candidate: Any, values: Mapping[str, Any]) -> Any:
+    """``candidate`` with searched ``values``, without its search: in its ``params`` where it
+    keeps the model library's parameters there (CatBoost, LightGBM, uplift learners), else in
+    its own fields (a recommender's architecture and optimiser)."""
+    if "params" in type(candidate).model_fields:
+        return candidate.model_copy(
+            update={"params": {**candidate.params, **values}, "search": None}
+        )
+    unknown = sorted(set(values) - set(type(candidate).model_fields))
+    if unknown:
+        raise ValueError(f"search space names {unknown}, which {type(candidate).__name__} lacks")
+    return type(candidate).model_validate({**candidate.model_dump(exclude={"search"}), **values})
 
 
 def _study_figures(study: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from modelworks.monitoring.params import DriftParams
 from modelworks.params import StrictModel
 from modelworks.training.features import FeatureSpec
+from modelworks.training.search import SearchParams
 
 
 class RecommenderParams(StrictModel):
@@ -38,6 +39,16 @@ class RecommenderParams(StrictModel):
     refit: bool = True
     mixed_precision: bool = True  # autocast on CUDA; the CPU always trains in float32
     seed: int = 42
+    search: SearchParams | None = None
+    """A hyperparameter search over some of the fields above (``modelworks.training.search``)."""
+
+    @model_validator(mode="after")
+    def _searches_its_own_fields(self) -> RecommenderParams:
+        if self.search is not None:
+            unknown = set(self.search.space) - set(self.params)
+            if unknown:
+                raise ValueError(f"search.space names {sorted(unknown)}: not recommender fields")
+        return self
 
     @property
     def adapter(self) -> str:
@@ -52,7 +63,7 @@ class RecommenderParams(StrictModel):
 
 # Decided once for every candidate by the ``ranking`` lifecycle: the validation period before
 # the holdout, and the refit on every training interaction for the epochs it chose.
-LIFECYCLE_FIELDS = ("validation_days", "refit")
+LIFECYCLE_FIELDS = ("validation_days", "refit", "search")
 
 
 class EntitySide(StrictModel):

@@ -189,3 +189,41 @@ def test_family_lives_through_the_whole_lifecycle(
     cooling = policy.model_copy(update={"min_days_between": 7.0})
     held = decide(drifted, served, moved, case.params, cooling)
     assert held["retrain"] is False and "last retrain was 0.0 days ago" in held["reasons"][0]
+
+
+def test_family_searches_its_first_candidate(
+    case: ConformanceCase, tracking: MlflowClient, tmp_path: Path
+) -> None:
+    """The same search block, over the one hyperparameter every family's candidates share
+    (``learning_rate``), nests trial runs between the candidate and its folds, and the
+    candidate is refit with the best trial's value."""
+    name, first = next(iter(case.params.candidates.items()))
+    search = {"sampler": "grid", "space": {"learning_rate": {"type": "categorical",
+              "choices": [0.05, 0.2]}}, "pruner": {"type": "none"}}  # fmt: skip
+    searched = type(first).model_validate({**first.model_dump(), "search": search})
+    params = case.params.model_copy(update={"candidates": {name: searched}})
+    rows = case.rows()
+    with mlflow.start_run(tags={"use_case": f"search_{case.family}"}):
+        (candidate, *_) = train_candidates(
+            rows.train, rows.holdout, dict(case.feature_service), params, context=rows.context
+        )
+    experiment = tracking.get_run(candidate["run_id"]).info.experiment_id
+    trials = tracking.search_runs(
+        [experiment], f"tags.mlflow.parentRunId = '{candidate['run_id']}'"
+    )
+    assert sorted(t.data.tags["modelworks.trial"] for t in trials) == ["0", "1"]
+    assert {float(t.data.params["model.learning_rate"]) for t in trials} == {0.05, 0.2}
+    for trial in trials:
+        folds = tracking.search_runs(
+            [experiment], f"tags.mlflow.parentRunId = '{trial.info.run_id}'"
+        )
+        assert len(folds) == params.n_splits
+    best = max(trials, key=lambda t: get_task(params.task).oriented(
+        params.metric, t.data.metrics[f"cv_{params.metric}_mean"]))  # fmt: skip
+    logged = tracking.get_run(candidate["run_id"]).data
+    assert float(logged.params["model.learning_rate"]) == float(
+        best.data.params["model.learning_rate"]
+    )
+    assert candidate["cv"][f"{params.metric}_mean"] == pytest.approx(
+        best.data.metrics[f"cv_{params.metric}_mean"]
+    )
