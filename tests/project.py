@@ -82,3 +82,11 @@ def edit_params(root: Path, use_case: str, edit: Callable[[dict[str, Any]], None
     params = yaml.safe_load(path.read_text())
     edit(params[use_case])
     path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def few_trials(params: dict[str, Any], trials: int = 4) -> None:
+    """Keep each candidate's search (the default configuration's) but run ``trials`` trials:
+    end-to-end tests prove the path, not the optimum."""
+    for candidate in params["training"]["candidates"].values():
+        if candidate.get("search"):
+            candidate["search"]["n_trials"] = trials

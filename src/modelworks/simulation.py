@@ -58,6 +58,9 @@ class SimulationParams(StrictModel):
     """Folds per retrain, if fewer than the use case's own (a replay retrains many times)."""
     candidates: list[str] | None = None
     """The candidates a retrain trains, if not all of the use case's."""
+    search: bool = False
+    """Whether a replay's retrains run the candidates' hyperparameter searches (each retrain
+    is new data, so a new study); by default they train the candidates' fixed parameters."""
     min_days_between_retrains: float = Field(default=14, ge=0)
 
 
@@ -149,6 +152,9 @@ def _replay_training(training: TrainingParams, simulation: SimulationParams) -> 
         if unknown:
             raise ValueError(f"simulation.candidates {unknown} are not training candidates")
         update["candidates"] = {k: training.candidates[k] for k in simulation.candidates}
+    if not simulation.search:
+        chosen = update.get("candidates", training.candidates)
+        update["candidates"] = {k: c.model_copy(update={"search": None}) for k, c in chosen.items()}
     return training.model_copy(update=update)
 
 

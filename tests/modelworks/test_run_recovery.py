@@ -31,7 +31,7 @@ from modelworks.run_recovery import (
     process_alive,
     process_tags,
 )
-from tests.project import copy_project, edit_params, project_env, run_in
+from tests.project import copy_project, edit_params, few_trials, project_env, run_in
 
 MODEL = "credit_risk"
 
@@ -94,6 +94,7 @@ def test_stale_runs_and_their_children_are_marked_killed(tmp_path: Path) -> None
 
 
 def _small(params: dict[str, Any]) -> None:
+    few_trials(params)
     params["generator"].update(n_loans=600, history_days=300)
     params["validation"]["tables"]["loans"]["min_rows"] = 100
     params["training"].update(n_splits=2, holdout_days=45)

@@ -19,7 +19,7 @@ from mlflow import MlflowClient
 
 from modelworks.io import content_md5
 from pipelines.credit_risk.generator import GeneratorParams, generate_credit_data
-from tests.project import copy_project, edit_params, run_in
+from tests.project import copy_project, edit_params, few_trials, run_in
 
 pytestmark = pytest.mark.e2e
 
@@ -28,6 +28,7 @@ N_SPLITS = 3
 
 
 def _small(params: dict[str, Any]) -> None:
+    few_trials(params)
     params["generator"].update(n_loans=6000, history_days=300)
     params["training"].update(n_splits=N_SPLITS, holdout_days=45)
     for candidate in params["training"]["candidates"].values():

@@ -15,7 +15,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.browser import browser_page, mlflow_ui, model_version_url, open_page, runs_url
-from tests.project import copy_project, edit_params, run_in
+from tests.project import copy_project, edit_params, few_trials, run_in
 
 pytestmark = pytest.mark.e2e
 
@@ -23,6 +23,7 @@ MODEL = "credit_risk"
 
 
 def _small(params: dict[str, Any]) -> None:
+    few_trials(params)
     params["generator"].update(n_loans=4000, history_days=300)
     params["training"].update(n_splits=2, holdout_days=45)
     for candidate in params["training"]["candidates"].values():

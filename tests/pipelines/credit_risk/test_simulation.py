@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from tests.project import copy_project, edit_params, run_in
+from tests.project import copy_project, edit_params, few_trials, run_in
 
 pytestmark = pytest.mark.e2e
 
@@ -19,6 +19,7 @@ SHIFT_WEEK = 4
 
 
 def _small(params: dict[str, Any]) -> None:
+    few_trials(params)
     params["generator"].update(n_loans=8000)
     params["training"].update(holdout_days=45)
     for candidate in params["training"]["candidates"].values():

@@ -23,7 +23,7 @@ from scipy.stats import spearmanr
 from modelworks.serving.pyfunc import UnknownEntityError
 from modelworks.uplift import HOLDOUT_CONTROL, HOLDOUT_TREATED, TARGETED
 from modelworks.uplift.serving import OUTPUT_COLUMNS, predict_served
-from tests.project import copy_project, edit_params, run_in
+from tests.project import copy_project, edit_params, few_trials, run_in
 
 pytestmark = pytest.mark.e2e
 
@@ -48,6 +48,7 @@ UNBEATABLE_MIN_DELTA = 10.0
 
 
 def _small_credit_risk(params: dict[str, Any]) -> None:
+    few_trials(params)
     params["generator"].update(n_loans=20_000, history_days=360)  # ~3,700 collections episodes
 
 
