@@ -125,15 +125,27 @@ def test_one_nested_run_per_fold(first_run: Path) -> None:
         and r.data.tags.get("mlflow.parentRunId") in pipeline_runs
     ]
     assert {r.data.tags["modelworks.candidate"] for r in candidates} == {"catboost", "lightgbm"}
-    for candidate in candidates:
-        folds = [
+
+    def children(parent: str, role: str) -> list[Any]:
+        return [
             r
             for r in runs
-            if r.data.tags.get("mlflow.parentRunId") == candidate.info.run_id
-            and r.data.tags.get("modelworks.role") == "fold"
+            if r.data.tags.get("mlflow.parentRunId") == parent
+            and r.data.tags.get("modelworks.role") == role
         ]
-        assert sorted(int(r.data.tags["modelworks.fold"]) for r in folds) == list(range(N_SPLITS))
-        assert all("roc_auc" in r.data.metrics for r in folds)
+
+    for candidate in candidates:
+        # the default configuration searches LightGBM: its folds sit under its trials
+        trials = children(candidate.info.run_id, "trial")
+        searched = candidate.data.tags["modelworks.candidate"] == "lightgbm"
+        assert len(trials) == (4 if searched else 0)
+        complete = [t for t in trials if t.data.tags["modelworks.trial_state"] == "complete"]
+        for parent in [t.info.run_id for t in complete] if searched else [candidate.info.run_id]:
+            folds = children(parent, "fold")
+            assert sorted(int(r.data.tags["modelworks.fold"]) for r in folds) == list(
+                range(N_SPLITS)
+            )
+            assert all("roc_auc" in r.data.metrics for r in folds)
         pipeline_run = client.get_run(candidate.data.tags["mlflow.parentRunId"])
         assert pipeline_run.data.tags["mlflow.runName"] == "credit_risk_train"
         # every node's wall time is a metric of the pipeline's run
