@@ -16,7 +16,7 @@ export DO_NOT_TRACK := 1
 # DVC stages call `kedro`; they find the project's own.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup run test lint format typecheck repro dvc-stages ui bench bench-quick clean prod-up prod-down prod-run prod-ui
+.PHONY: help setup run test lint format typecheck repro dvc-stages ui bench bench-quick clean prod-up prod-down prod-run
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -100,7 +100,7 @@ $(EVIDENTLY_STAMP): benchmarks/requirements-evidently.txt
 	$(EVIDENTLY_VENV)/bin/pip install --quiet --disable-pip-version-check -r benchmarks/requirements-evidently.txt
 	@touch $@
 
-bench: setup $(EVIDENTLY_STAMP) ## Every benchmark, full size (~20 min, ~17 GB free RAM): benchmarks/results/
+bench: setup $(EVIDENTLY_STAMP) ## Every benchmark, full size (~35 min, ~17 GB free RAM): benchmarks/results/
 	$(BIN)/python -m benchmarks.offline_store
 	$(BIN)/python -m benchmarks.drift
 	$(BIN)/python -m benchmarks.pipeline --pipeline credit_risk
@@ -108,10 +108,14 @@ bench: setup $(EVIDENTLY_STAMP) ## Every benchmark, full size (~20 min, ~17 GB f
 	@# the online path serves the project's champion: train one first if there is none
 	@$(BIN)/modelworks lineage credit_risk@champion >/dev/null 2>&1 || $(BIN)/kedro run --pipelines credit_risk
 	$(BIN)/python -m benchmarks.online --model credit_risk
+	$(BIN)/python -m benchmarks.search
+	$(BIN)/python -m benchmarks.dask_fits
+	$(BIN)/python -m benchmarks.dask_scale --rows 10000000
 
 bench-quick: setup ## The same benchmarks at small sizes, without Evidently (a few minutes)
 	$(BIN)/python -m benchmarks.offline_store --sizes small
 	$(BIN)/python -m benchmarks.drift --rows 100000 --no-evidently
+	$(BIN)/python -m benchmarks.dask_scale --rows 1000000
 
 clean: ## Remove generated data, runs and the virtual environment
 	rm -rf $(VENV) $(AIRFLOW_VENV) mlruns/* data/0*/*/ data/.locks logs

@@ -76,7 +76,11 @@ def _search(params: Any, train: pd.DataFrame, sampler: str, trials: int) -> dict
         "sampler": sampler,
         "n_trials": trials,
         "space": _space(sampler),
-        "pruner": {"type": "median" if sampler == "tpe" else "none", "n_startup_trials": 5},
+        "pruner": {
+            "type": "median" if sampler == "tpe" else "none",
+            "n_startup_trials": 5,
+            "n_warmup_steps": 0,
+        },
     }
     candidate = type(base).model_validate(
         {**base.model_dump(exclude={"search"}), "params": {**base.params, "learning_rate": 0.1},

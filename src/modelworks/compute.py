@@ -116,12 +116,6 @@ def fit_threads(threads: int | None) -> Iterator[None]:
         _FIT_THREADS.reset(token)
 
 
-def threads_per_fit(params: Any) -> int | None:
-    """The threads training ``params`` give each fit (None: the adapter's default)."""
-    settings = getattr(params, "compute", None)
-    return None if settings is None else settings.threads_per_fit
-
-
 def threads_for_fit(default: int) -> int:
     """The thread count a fit uses: the one ``fit_threads`` set, else ``default``."""
     chosen = _FIT_THREADS.get()

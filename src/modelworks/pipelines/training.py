@@ -14,7 +14,7 @@ import pandas as pd
 from kedro.pipeline import Pipeline, node
 
 from modelworks import compute
-from modelworks.compute import FitExecutor, Result, fit_threads
+from modelworks.compute import FitExecutor, Result
 from modelworks.params import to_plain
 from modelworks.pipelines.cross_validation import (
     FoldFit,
@@ -89,8 +89,7 @@ def _train_candidate(
         tracking.log_metrics(cv, prefix="cv_")
         start = time.perf_counter()
         refit = Fit(candidate, train, params, context, n_rounds=n_rounds)
-        with fit_threads(compute.threads_per_fit(params)):  # here, whatever engine ran the folds
-            final = task.fit(refit)
+        final = executor.submit(task.fit, refit).result()  # on a worker too, under Dask
         # Folds and refit: what the pipeline benchmark counts as model fitting.
         tracking.log_metrics({"fit_seconds": fit_seconds + time.perf_counter() - start})
         predictions = task.predict(final, holdout, context)

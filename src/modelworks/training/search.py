@@ -17,6 +17,7 @@ import hashlib
 import itertools
 import json
 import os
+import warnings
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
@@ -164,7 +165,13 @@ def sampler(search: SearchParams, seed: int) -> optuna.samplers.BaseSampler:
         return optuna.samplers.GridSampler(search.grid(), seed=seed)
     if search.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(5, search.trials() or 5))
+    with warnings.catch_warnings():
+        # multivariate TPE models the parameters jointly (num_leaves and min_child_samples
+        # interact); Optuna still calls it experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=min(5, search.trials() or 5), multivariate=True
+        )
 
 
 def pruner(params: PrunerParams) -> optuna.pruners.BasePruner:
