@@ -158,7 +158,8 @@ def search_candidate(
     search: SearchParams = candidate.search
     metric = params.metric
     higher = task.higher_is_better(metric)
-    n_folds = len(task.folds(train, params))
+    folded = params.model_copy(update={"n_splits": search.n_splits}) if search.n_splits else params
+    n_folds = len(task.folds(train, folded))
     name_of_study = study_name(
         tracking.active_tag(tracking.TAG_USE_CASE) or "",
         name,
@@ -187,6 +188,9 @@ def search_candidate(
         sampler=sampler(search, getattr(params, "seed", 0)),
         pruner=pruner(search.pruner),
     )
+    # a resumed study's sampler starts where the earlier workers left off, not at the seed's
+    # first draws again (which would repeat their trials' parameters)
+    study.sampler = sampler(search, getattr(params, "seed", 0) + len(study.trials))
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     target = search.trials()
     done_before = len(study.get_trials(deepcopy=False, states=finished))
@@ -205,7 +209,7 @@ def search_candidate(
                     raise optuna.TrialPruned(f"pruned after fold {fold}")
 
             result = cross_validate(
-                task, name, trial_candidate, train, params, context, report, executor=executor
+                task, name, trial_candidate, train, folded, context, report, executor=executor
             )
             tracking.log_metrics(result.cv, prefix="cv_")
             tracking.set_tags({tracking.TAG_TRIAL_STATE: "complete"})
@@ -247,9 +251,13 @@ def search_candidate(
     for path, figure in _study_figures(study).items():
         tracking.log_figure(figure, path)
     best_candidate = with_values(candidate, best.params)
-    result = CrossValidated(
-        dict(best.user_attrs["cv"]), int(best.user_attrs["rounds"]), fit_seconds=searching
-    )
+    if folded is params:
+        result = CrossValidated(
+            dict(best.user_attrs["cv"]), int(best.user_attrs["rounds"]), fit_seconds=searching
+        )
+    else:  # the best on the training's folds, like every other candidate
+        full = cross_validate(task, name, best_candidate, train, params, context, executor=executor)
+        result = CrossValidated(full.cv, full.rounds, searching + full.fit_seconds)
     return Searched(best_candidate, result, name_of_study, dict(best.params))
 
 

@@ -115,6 +115,10 @@ class SearchParams(StrictModel):
     pruner: PrunerParams = PrunerParams()
     space: dict[str, Dimension] = Field(min_length=1)
     """Model parameters (keys of the candidate's ``params``) and the values they may take."""
+    n_splits: int | None = Field(default=None, ge=2)
+    """Folds each trial is cross-validated on, when fewer than the training's: the best
+    trial's parameters are then cross-validated on the training's folds, so the candidate is
+    compared with the others on the same folds."""
     storage: str | None = None
     """An SQLAlchemy URL for the study; default: ``$MODELWORKS_OPTUNA_STORAGE``, else
     ``sqlite:///mlruns/optuna.db`` in the project."""

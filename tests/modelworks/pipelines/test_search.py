@@ -142,6 +142,9 @@ def test_a_resumed_study_adds_trials_without_refitting_finished_ones(
     (candidate_run,) = _children(runs, parent)
     trials = _children(runs, candidate_run.info.run_id)
     assert sorted(int(t.data.tags["modelworks.trial"]) for t in trials) == [3, 4]
+    # the resumed sampler does not draw the first trials' parameters again
+    drawn = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert len(set(drawn)) == 5
     assert candidate_run.data.metrics["search_trials"] == 5
     assert candidate_run.data.metrics["search_trials_this_run"] == 2
 
@@ -241,3 +244,23 @@ def test_a_killed_search_continues_the_same_study(tracking: MlflowClient, tmp_pa
     assert refit.isdisjoint(before)
     assert len(refit) == 2
     assert optuna.get_all_study_summaries(storage)[0].study_name == study.study_name
+
+
+def test_trials_on_fewer_folds_and_the_best_on_the_training_s_folds(
+    tracking: MlflowClient, tmp_path: Path
+) -> None:
+    params = _params({"sampler": "random", "n_trials": 3, "n_splits": 2, "space": SPACE,
+                      "pruner": {"type": "none"}})  # fmt: skip
+    parent, (candidate,) = _train(params)
+
+    runs = _runs(tracking, tracking.get_run(parent).info.experiment_id)
+    (candidate_run,) = _children(runs, parent)
+    below = _children(runs, candidate_run.info.run_id)
+    trials = [r for r in below if r.data.tags["kind"] == "trial"]
+    folds = [r for r in below if r.data.tags["kind"] == "fold"]
+    assert len(trials) == 3
+    assert all(len(_children(runs, t.info.run_id)) == 2 for t in trials)
+    assert len(folds) == params.n_splits == 3
+    assert candidate["cv"]["roc_auc_mean"] == pytest.approx(
+        np.mean([f.data.metrics["roc_auc"] for f in folds])
+    )
