@@ -27,7 +27,7 @@ from modelworks.hooks import fill_use_case, reviewable_params, run_tags, use_cas
 from modelworks.params import parse_params, to_plain
 from modelworks.registry.tracking import portable
 from modelworks.use_cases import UseCase
-from tests.project import REPO_ROOT, copy_project, edit_params
+from tests.project import REPO_ROOT, copy_project, edit_params, few_trials
 
 USE_CASES = ("credit_risk", "hotel_recommendation")
 
@@ -94,6 +94,7 @@ def _tiny_credit(params: dict[str, Any]) -> None:
     params["training"]["candidates"] = {
         "lightgbm": {**params["training"]["candidates"]["lightgbm"], "max_rounds": 20}
     }
+    few_trials(params, 3)  # the default search, on 2 folds like the training here
 
 
 def _tiny_hotels(params: dict[str, Any]) -> None:
@@ -169,10 +170,19 @@ def test_candidate_and_fold_runs_are_tagged_to_filter(tracked: tuple[Path, Mlflo
     assert candidate.data.tags["candidate"] == "lightgbm"
     assert candidate.data.tags["modelworks.role"] == "candidate"
     assert candidate.data.params["feature_repo"] == "feature_repo"
+    # the default configuration searches LightGBM: candidate -> trials -> folds
+    trials = by_kind["trial"]
+    assert sorted(t.data.tags["modelworks.trial"] for t in trials) == ["0", "1", "2"]
+    assert {t.data.tags["mlflow.parentRunId"] for t in trials} == {candidate.info.run_id}
+    assert {t.data.tags["candidate"] for t in trials} == {"lightgbm"}
     folds = by_kind["fold"]
-    assert len(folds) == 2
     assert {f.data.tags["candidate"] for f in folds} == {"lightgbm"}
-    assert {f.data.tags["mlflow.parentRunId"] for f in folds} == {candidate.info.run_id}
+    assert {f.data.tags["mlflow.parentRunId"] for f in folds} <= {t.info.run_id for t in trials}
+    complete = [t for t in trials if t.data.tags["modelworks.trial_state"] == "complete"]
+    for trial in complete:
+        assert (
+            len([f for f in folds if f.data.tags["mlflow.parentRunId"] == trial.info.run_id]) == 2
+        )
 
 
 def test_nothing_logged_names_the_clone(tracked: tuple[Path, MlflowClient]) -> None:

@@ -156,9 +156,11 @@ def search_candidate(
     import optuna
 
     search: SearchParams = candidate.search
+    seed = getattr(params, "seed", None) or 0  # a ranking's seed is its candidates'
     metric = params.metric
     higher = task.higher_is_better(metric)
-    folded = params.model_copy(update={"n_splits": search.n_splits}) if search.n_splits else params
+    fewer = search.n_splits not in (None, getattr(params, "n_splits", None))
+    folded = params.model_copy(update={"n_splits": search.n_splits}) if fewer else params
     n_folds = len(task.folds(train, folded))
     name_of_study = study_name(
         tracking.active_tag(tracking.TAG_USE_CASE) or "",
@@ -185,12 +187,12 @@ def search_candidate(
         storage=storage,
         load_if_exists=True,
         direction="maximize" if higher else "minimize",
-        sampler=sampler(search, getattr(params, "seed", 0)),
+        sampler=sampler(search, seed),
         pruner=pruner(search.pruner),
     )
     # a resumed study's sampler starts where the earlier workers left off, not at the seed's
     # first draws again (which would repeat their trials' parameters)
-    study.sampler = sampler(search, getattr(params, "seed", 0) + len(study.trials))
+    study.sampler = sampler(search, seed + len(study.trials))
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     target = search.trials()
     done_before = len(study.get_trials(deepcopy=False, states=finished))
