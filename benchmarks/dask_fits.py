@@ -7,11 +7,12 @@ It reads credit_risk's training set (``data/05_model_input/credit_risk/training_
 written by ``kedro run --pipelines credit_risk``) and its typed parameters, and runs
 ``train_candidates`` (CatBoost and LightGBM, 5 folds each, then the refits, with MLflow in a
 scratch folder; searches left out) in turn: sequential with one thread per fit, on Dask with one
-thread per fit (a ``LocalCluster`` started for the step, as ``training.compute`` does), sequential
-with the adapters' default threads (every core), and on a 2-worker cluster already running,
-``--pairs`` times. Ratios are taken pair by pair (the machine is shared); the metrics of the sequential and
-Dask runs must be equal. Target: Dask at least 1.7 times as fast as the sequential run with the
-same threads per fit. Results: ``benchmarks/results/dask_fits.json`` and ``.md``.
+thread per fit (a ``LocalCluster`` started for the step, as ``training.compute`` does),
+sequential with the adapters' default threads (every core), and on a 2-worker cluster already
+running, ``--pairs`` times. Ratios are taken pair by pair (the machine is shared); the metrics
+of the sequential and Dask runs must be equal. Target: Dask at least 1.7 times as fast as the
+sequential run with the same threads per fit. Results: ``benchmarks/results/dask_fits.json``
+and ``.md``.
 """
 
 from __future__ import annotations
