@@ -124,6 +124,14 @@ def compute_drift(
         raise ValueError("The current frame is empty: there is nothing to compare")
 
     rows = [_drift_feature(name, ref, current[name]) for name, ref in features.items()]
+    return drift_summary(rows, profile, len(current), params)
+
+
+def drift_summary(
+    rows: list[dict[str, Any]], profile: dict[str, Any], n_current: int, params: DriftParams
+) -> dict[str, Any]:
+    """The summary of per-feature statistics (``_drift_feature``'s rows, however they were
+    computed): Holm-corrected p-values, a verdict per feature, most severe first."""
     shape = [row["ks_p_value"] if row["kind"] == "numeric" else row["chi2_p_value"] for row in rows]
     # One family of tests: the shape tests and the missing-count tests are corrected together,
     # so watching the missing rate adds no false alarms beyond the family-wise level.
@@ -142,7 +150,7 @@ def compute_drift(
     n_critical = sum(row["verdict"] == "critical" for row in ordered)
     return {
         "n_reference": int(profile["n_rows"]),
-        "n_current": len(current),
+        "n_current": n_current,
         "verdict": "critical" if n_critical else "warn" if n_warn else "ok",
         "drift_detected": n_critical > 0,
         "n_warn": n_warn,

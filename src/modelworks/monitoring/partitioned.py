@@ -3,7 +3,7 @@
 ``compute_drift`` and ``prediction_drift`` take the whole batch as one frame. Here each Dask
 partition is mapped to the *sufficient statistics* those functions need, the statistics are
 summed in a tree, and the summary is assembled from the sums with the in-memory path's own
-helpers (``judge``, ``holm_correction``, the PSI / Jensen-Shannon / chi-squared / missing-rate
+helpers (``drift_summary``, ``judge``, the PSI / Jensen-Shannon / chi-squared / missing-rate
 functions), so the verdict rule cannot drift apart from it.
 
 What is reduced, and how exactly:
@@ -35,11 +35,10 @@ import numpy as np
 import pandas as pd
 
 from modelworks.monitoring.drift import (
-    _FEATURE_KEYS,
     MAX_UNSEEN_LISTED,
-    SEVERITY,
     _categorical_distributions,
     _missing_rates,
+    drift_summary,
     judge,
 )
 from modelworks.monitoring.params import DriftParams
@@ -55,7 +54,6 @@ from modelworks.monitoring.profile import (
 )
 from modelworks.monitoring.statistics import (
     chi2_two_sample,
-    holm_correction,
     jensen_shannon_distance,
     ks_p_value,
     population_stability_index,
@@ -329,29 +327,7 @@ def partitioned_drift(
         else:
             body = categorical_summary(ref, s)
         rows.append({"feature": name, "kind": ref["kind"], **body})
-    shape = [row["ks_p_value"] if row["kind"] == "numeric" else row["chi2_p_value"] for row in rows]
-    corrected = holm_correction([*shape, *(row.pop("_missing_p_value") for row in rows)])
-    for row, p_shape, p_missing in zip(
-        rows, corrected[: len(rows)], corrected[len(rows) :], strict=True
-    ):
-        test = "KS" if row["kind"] == "numeric" else "chi-squared"
-        row["p_value_corrected"] = p_shape
-        row["missing_p_value_corrected"] = row["_missing_p_value"] = p_missing
-        row["verdict"], row["reasons"] = judge(row, p_shape, f"{test} p (Holm)", params)
-    rows.sort(key=lambda row: (SEVERITY[row["verdict"]], row["psi"]), reverse=True)
-    ordered = [{key: row.get(key) for key in _FEATURE_KEYS} for row in rows]
-    n_warn = sum(row["verdict"] == "warn" for row in ordered)
-    n_critical = sum(row["verdict"] == "critical" for row in ordered)
-    return {
-        "n_reference": int(profile["n_rows"]),
-        "n_current": n_rows,
-        "verdict": "critical" if n_critical else "warn" if n_warn else "ok",
-        "drift_detected": n_critical > 0,
-        "n_warn": n_warn,
-        "n_critical": n_critical,
-        "thresholds": params.thresholds.model_dump(),
-        "features": ordered,
-    }
+    return drift_summary(rows, profile, n_rows, params)
 
 
 def partitioned_prediction_drift(
