@@ -12,14 +12,56 @@ import json
 import multiprocessing as mp
 import platform
 import resource
+import shlex
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One performance target and what this run measured against it.
+
+    ``holds`` is computed here from the measurement, never written by hand: ``at_most`` targets
+    hold when ``measured <= target``, ``at_least`` ones when ``measured >= target``. A target
+    whose measurement could not be taken (``measured=None``: the run did not finish, or its
+    peer was not installed) does not hold; ``note`` says why.
+    """
+
+    name: str
+    measured: float | None
+    target: float
+    unit: str
+    bound: Literal["at_most", "at_least"] = "at_most"
+    note: str = ""
+
+    @property
+    def holds(self) -> bool:
+        if self.measured is None:
+            return False
+        if self.bound == "at_most":
+            return self.measured <= self.target
+        return self.measured >= self.target
+
+    def as_dict(self) -> dict[str, Any]:
+        """The results file's form: name, measured, target, unit, holds (+ bound, note)."""
+        out = {
+            "name": self.name,
+            "measured": None if self.measured is None else float(self.measured),
+            "target": float(self.target),
+            "unit": self.unit,
+            "holds": self.holds,
+            "bound": self.bound,
+        }
+        if self.note:
+            out["note"] = self.note
+        return out
 
 
 @dataclass(frozen=True)
@@ -89,14 +131,45 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write_results(name: str, payload: dict[str, Any], markdown: str) -> Path:
-    """``benchmarks/results/<name>.json`` (payload + machine) and ``<name>.md`` (a table)."""
+def command_line() -> str:
+    """The command that is running, as a reader would type it (``.venv/bin/python -m ...``)."""
+    argv = list(getattr(sys, "orig_argv", sys.argv))
+    if argv and Path(argv[0]).name.startswith("python"):
+        argv[0] = ".venv/bin/python"
+    return shlex.join(argv)
+
+
+def write_results(
+    name: str,
+    payload: dict[str, Any],
+    markdown: str,
+    *,
+    targets: Sequence[Target] = (),
+) -> Path:
+    """``benchmarks/results/<name>.json`` and ``<name>.md`` (a table), written atomically.
+
+    The JSON holds the payload, the machine, the command that produced it and ``targets``: each
+    target with its measured value and whether it holds. ``python -m benchmarks.report``
+    builds the README's performance table from these files.
+    """
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    document = {"benchmark": name, "machine": machine(), **payload}
-    path.write_text(json.dumps(document, indent=2, default=_plain) + "\n")
-    (RESULTS / f"{name}.md").write_text(markdown.rstrip() + "\n")
+    document = {
+        "benchmark": name,
+        "command": command_line(),
+        "machine": machine(),
+        "targets": [t.as_dict() for t in targets],
+        **payload,
+    }
+    _write_atomically(path, json.dumps(document, indent=2, default=_plain) + "\n")
+    _write_atomically(RESULTS / f"{name}.md", markdown.rstrip() + "\n")
     return path
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    partial.replace(path)
 
 
 def markdown_table(header: list[str], rows: list[list[Any]]) -> str:

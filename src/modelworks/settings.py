@@ -13,8 +13,7 @@ logging.getLogger("py.warnings").addFilter(LibraryNoticeFilter())
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
-from kedro.config import OmegaConfigLoader  # noqa: E402
-
+from modelworks.config import ProjectConfigLoader  # noqa: E402
 from modelworks.hooks import (  # noqa: E402
     NodeTimingHook,
     ParameterValidationHook,
@@ -41,7 +40,8 @@ HOOKS = (
     ServersHook(),
 )
 
-CONFIG_LOADER_CLASS = OmegaConfigLoader
+# OmegaConfigLoader that resolves each key once while its files and the environment stay the same.
+CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
