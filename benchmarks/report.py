@@ -51,10 +51,12 @@ def number(value: float | None, unit: str) -> str:
     """A measured or target value as the table shows it."""
     if value is None:
         return "not measured"
-    if unit == "x" or abs(value) < 10:
-        text = f"{value:.3g}" if abs(value) >= 0.01 else f"{value:.2g}"
-    else:
+    if abs(value) >= 1000:
         text = f"{value:,.0f}"
+    elif abs(value) >= 100:
+        text = f"{value:.0f}"
+    else:
+        text = f"{value:.3g}"
     return f"{text} {unit}".replace(" x", "x")
 
 
