@@ -14,25 +14,27 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-_SKIP = {
-    ".git", ".venv", ".venv-airflow", "mlruns", "data", "mlartifacts", ".servers",
-    ".pytest_cache", ".mypy_cache", ".ruff_cache",
-}  # fmt: skip
+
+
+def project_files(root: Path = REPO_ROOT) -> list[str]:
+    """The project's files, as git sees them: tracked or new, never ignored ones (virtual
+    environments, data, runs, caches, DVC's cache, servers' state, conf/local's secrets)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
+    return [name for name in listed.split("\0") if name and (root / name).is_file()]
 
 
 def copy_project(destination: Path) -> Path:
     """Copy code, conf and the empty data layers into ``destination``, as a git work tree."""
     destination.mkdir(parents=True, exist_ok=True)
-    for entry in REPO_ROOT.iterdir():
-        if entry.name in _SKIP or entry.name.endswith(".egg-info"):
-            continue
-        target = destination / entry.name
-        if entry.is_dir():
-            # conf/local holds the user's credentials: a copy starts with none
-            ignored = shutil.ignore_patterns("__pycache__", "*.pyc", "credentials*")
-            shutil.copytree(entry, target, ignore=ignored)
-        else:
-            shutil.copy2(entry, target)
+    for name in project_files():
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO_ROOT / name, target)
     for layer in (REPO_ROOT / "data").glob("0*"):
         (destination / "data" / layer.name).mkdir(parents=True, exist_ok=True)
     (destination / "mlruns").mkdir(exist_ok=True)

@@ -218,20 +218,20 @@ def _scores(run: Any) -> dict[str, float]:
     }
 
 
-@pytest.mark.e2e
-def test_credit_risk_on_dask_registers_the_sequential_runs_champion(tmp_path: Path) -> None:
+@pytest.mark.e2e(seconds=500)  # with the review in the UI, which shares its sequential run
+@pytest.mark.xdist_group("credit_risk_run")
+def test_credit_risk_on_dask_registers_the_sequential_runs_champion(
+    tmp_path: Path, credit_risk_run: Path
+) -> None:
     from tests.pipelines.credit_risk.test_end_to_end import _small
     from tests.project import copy_project, edit_params, run_in
 
-    roots: dict[str, Path] = {}
-    for name, runner in (
-        ("sequential", []),
-        ("dask", ["--runner", f"{DaskRunner.__module__}.DaskRunner"]),
-    ):
-        root = roots[name] = copy_project(tmp_path / name / "project")
-        edit_params(root, MODEL, _small)
-        env = {dask_runner.WORKERS_ENV: "2", dask_runner.SCHEDULER_ENV: ""}
-        run_in(root, ["kedro", "run", "--pipelines", MODEL, *runner], env=env)
+    dask = copy_project(tmp_path / "dask" / "project")
+    edit_params(dask, MODEL, _small)
+    env = {dask_runner.WORKERS_ENV: "2", dask_runner.SCHEDULER_ENV: ""}
+    runner = f"{DaskRunner.__module__}.DaskRunner"
+    run_in(dask, ["kedro", "run", "--pipelines", MODEL, "--runner", runner], env=env)
+    roots = {"sequential": credit_risk_run, "dask": dask}
 
     champions = {}
     for name, root in roots.items():

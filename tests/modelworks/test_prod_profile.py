@@ -41,7 +41,7 @@ from tests.servers import (
     temporary_redis_db,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.e2e(seconds=500)
 
 MODEL = "credit_risk"
 AIRFLOW = Path(__file__).resolve().parents[2] / ".venv-airflow" / "bin" / "airflow"

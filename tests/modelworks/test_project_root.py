@@ -11,7 +11,7 @@ import pytest
 from modelworks.project import project_root
 from tests.project import copy_project, edit_params, project_env
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.e2e(seconds=30)
 
 
 def test_project_root_is_found_from_a_subdirectory(

@@ -193,7 +193,7 @@ def _assert_nothing_torn(data: Path) -> int:
     return checked
 
 
-@pytest.mark.e2e
+@pytest.mark.e2e(seconds=300)
 def test_a_run_after_three_kill_9s_cleans_up_and_succeeds(tmp_path: Path) -> None:
     root = copy_project(tmp_path / "project")
     edit_params(root, MODEL, _small)

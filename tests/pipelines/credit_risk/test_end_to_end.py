@@ -21,7 +21,7 @@ from modelworks.io import content_md5
 from pipelines.credit_risk.generator import GeneratorParams, generate_credit_data
 from tests.project import copy_project, edit_params, few_trials, run_in
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.e2e(seconds=900)
 
 MODEL = "credit_risk"
 N_SPLITS = 3

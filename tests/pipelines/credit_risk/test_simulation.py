@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 
 from tests.project import copy_project, edit_params, few_trials, run_in
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.e2e(seconds=600)
 
 MODEL = "credit_risk"
 SHIFT_WEEK = 4

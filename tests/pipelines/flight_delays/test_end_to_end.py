@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 
 from tests.project import copy_project, edit_params, run_in
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.e2e(seconds=200)
 
 UC = "flight_delays"
 HOLDOUT_DAYS = 30

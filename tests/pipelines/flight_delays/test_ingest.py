@@ -12,7 +12,7 @@ import pytest
 
 from tests.project import copy_project, run_in
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.e2e(seconds=300)
 
 UC = "flight_delays"
 FRACTION = 0.15

@@ -29,7 +29,7 @@ from mlflow import MlflowClient
 from modelworks.serving.datasets import ServedModel
 from tests.project import copy_project, edit_params, run_in
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.e2e(seconds=450)
 
 MODEL = "hotel_recommendation"
 GROUPS = ("warm", "cold")

@@ -25,7 +25,7 @@ from modelworks.uplift import HOLDOUT_CONTROL, HOLDOUT_TREATED, TARGETED
 from modelworks.uplift.serving import OUTPUT_COLUMNS, predict_served
 from tests.project import copy_project, edit_params, few_trials, run_in
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.e2e(seconds=600)
 
 MODEL = "repayment_uplift"
 N_SPLITS = 3

@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 
 from tests.project import copy_project, run_in
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.e2e(seconds=150)
 
 UC = "returns"
 CLASSES = ["exchanged", "kept", "returned"]
