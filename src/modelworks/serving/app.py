@@ -37,6 +37,9 @@ from modelworks.validation.spec import ColumnRule
 
 logger = logging.getLogger(__name__)
 
+INLINE_BODY_BYTES = 4096
+"""Bodies up to this size are scored on the event loop, larger ones in the thread pool."""
+
 _DETAIL = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
 _FIELD_ERRORS = {
     "type": "object",
@@ -76,6 +79,7 @@ def create_app(
     rules = dict(rules or {})
     schema = model.pyfunc.metadata.get_input_schema()
     row_model = request_model(schema, rules, publish_rules=params.on_rule_violation == "reject")
+    model.prepare_online()
     app = FastAPI(title=f"modelworks: {model.name}", version=model.version)
 
     @app.get("/health")
@@ -102,14 +106,13 @@ def create_app(
     def score(raw: bytes) -> dict[str, Any]:
         rows, single = parse_rows(raw, row_model, params)
         flags = _checked(rows, rules, single, params.on_rule_violation)
-        frame = pd.DataFrame(rows)
         payload: dict[str, Any] = {"model": model.name, "version": model.version}
         if answers_rows:
-            payload["predictions"] = _records(model.predict_rows(frame))
+            payload["predictions"] = _records(model.predict_rows(pd.DataFrame(rows)))
         elif single:
-            payload["score"] = float(model.predict(frame)[0])
+            payload["score"] = float(model.score_records(rows)[0])
         else:
-            payload["scores"] = [float(s) for s in model.predict(frame)]
+            payload["scores"] = [float(s) for s in model.score_records(rows)]
         if params.on_rule_violation == "flag":
             payload["flags"] = flags[0] if single else flags
         return payload
@@ -117,8 +120,12 @@ def create_app(
     @app.post("/predict")
     async def predict(request: Request) -> JSONResponse:
         # The body is read as JSON whatever its declared content type (curl -d sends a form
-        # type); scoring runs in the thread pool, off the event loop.
+        # type). A small body (a row or a few) is scored on the event loop: handing it to a
+        # thread costs more than scoring it, and a worker scores one request at a time
+        # anyway; a larger one goes to the thread pool, so the loop keeps answering.
         raw = await _read_body(request, params.max_body_bytes)
+        if len(raw) <= INLINE_BODY_BYTES:
+            return JSONResponse(score(raw))
         return JSONResponse(await run_in_threadpool(score, raw))
 
     _add_error_handlers(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -29,22 +30,92 @@ class ServedModel:
 
     def predict(self, rows: pd.DataFrame) -> Any:
         """Predictions for ``rows`` (complete feature rows, or entity keys and request fields):
-        a float array, or a frame with a column per class for a multiclass model."""
-        from modelworks.serving.pyfunc import conform_to_schema
+        a float array, or a frame with a column per class for a multiclass model.
 
-        schema = self.pyfunc.metadata.get_input_schema()
-        answer = self.pyfunc.predict(conform_to_schema(rows, schema))
-        if isinstance(answer, pd.DataFrame):
-            return answer
-        return np.asarray(answer, dtype=float)
+        The rows are held to the signature here (``conform_to_schema``, required columns);
+        a model packaged as ``ProbabilityModel`` whose signature declares only types that check
+        holds then answers directly, without MLflow enforcing the same schema again.
+        """
+        from modelworks.serving.pyfunc import conform_to_schema, conformed_columns
+
+        direct = self._direct
+        if direct is None:
+            return _scores(self.pyfunc.predict(conform_to_schema(rows, self._input_schema)))
+        columns = conformed_columns(rows, self._input_schema)
+        _require(self._required, columns)
+        return _scores(direct.predict_columns(columns, rows.index))
+
+    def score_records(self, records: list[dict[str, Any]]) -> Any:
+        """``predict`` for rows already held to the signature's types (the HTTP server's,
+        validated against a request model built from it), given as dicts: no frame is built
+        until the model's own, and none at all for a row's stored features."""
+        direct = self._direct
+        if direct is None:
+            return self.predict(pd.DataFrame(records))
+        for record in records:
+            _require(self._required, record)
+        return _scores(direct.predict_records(records))
+
+    def prepare_online(self) -> None:
+        """Open what a served request needs (the online store, its feature service resolved)
+        before the first request, so that it does not pay for it."""
+        direct = self._direct
+        if direct is not None:
+            direct.prepare()
 
     def predict_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
         """The model's own answer for ``rows``, for a model that answers with rows (a top-k list
         per user) rather than one score per row."""
         from modelworks.serving.pyfunc import conform_to_schema
 
-        schema = self.pyfunc.metadata.get_input_schema()
-        return pd.DataFrame(self.pyfunc.predict(conform_to_schema(rows, schema)))
+        return pd.DataFrame(self.pyfunc.predict(conform_to_schema(rows, self._input_schema)))
+
+    @cached_property
+    def _input_schema(self) -> Any:
+        return self.pyfunc.metadata.get_input_schema()
+
+    @cached_property
+    def _required(self) -> list[str]:
+        schema = self._input_schema
+        if schema is None or not schema.has_input_names():
+            return []
+        return [spec.name for spec in schema.inputs if spec.required]
+
+    @cached_property
+    def _direct(self) -> Any:
+        """The packaged ``ProbabilityModel`` where ``conform_to_schema`` checks every input the
+        signature declares (named numbers and text); None where MLflow must judge some."""
+        from mlflow.exceptions import MlflowException
+
+        from modelworks.serving.pyfunc import CONFORMED_TYPES, ProbabilityModel
+
+        schema = self._input_schema
+        if schema is None or not schema.has_input_names():
+            return None
+        declared = {str(getattr(spec.type, "name", "")) for spec in schema.inputs}
+        if not declared <= CONFORMED_TYPES:
+            return None
+        try:
+            python_model = self.pyfunc.unwrap_python_model()
+        except (AttributeError, MlflowException):  # not a Python model, or not MLflow's pyfunc
+            return None
+        return python_model if isinstance(python_model, ProbabilityModel) else None
+
+
+def _require(required: list[str], present: Any) -> None:
+    """``MissingFieldsError`` naming the required inputs ``present`` lacks."""
+    from modelworks.serving.pyfunc import MissingFieldsError
+
+    absent = [name for name in required if name not in present]
+    if absent:
+        raise MissingFieldsError(absent)
+
+
+def _scores(answer: Any) -> Any:
+    """A frame (a column per class) as it is, anything else as a float array."""
+    if isinstance(answer, pd.DataFrame):
+        return answer
+    return np.asarray(answer, dtype=float)
 
 
 def _run_artifact_json(run_id: str, path: str) -> dict[str, Any] | None:

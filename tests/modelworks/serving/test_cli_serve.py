@@ -35,12 +35,14 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def url(project: Path) -> Iterator[str]:
+def server(project: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``modelworks serve`` with two worker processes: each loads the model and the use case's
+    limits and rules from the settings the command hands them."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [str(VENV_BIN / "modelworks"), "serve", MODEL, "--port", str(port)],
+        [str(VENV_BIN / "modelworks"), "serve", MODEL, "--port", str(port), "--workers", "2"],
         cwd=project,
         env=project_env(project),
         stdout=subprocess.PIPE,
@@ -50,10 +52,15 @@ def url(project: Path) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_for(base, server)
-        yield base
+        yield base, server
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def url(server: tuple[str, subprocess.Popen[str]]) -> str:
+    return server[0]
 
 
 def _wait_for(base: str, server: subprocess.Popen[str]) -> None:
@@ -74,6 +81,20 @@ def test_the_installed_cli_serves_the_champion(url: str) -> None:
     response = requests.post(f"{url}/predict", json={"customer_id": 3, "amount": 20}, timeout=30)
     assert response.status_code == 200
     assert response.json()["version"] == "1"
+
+
+def test_it_serves_from_two_worker_processes(server: tuple[str, subprocess.Popen[str]]) -> None:
+    import psutil
+
+    base, process = server
+    workers = psutil.Process(process.pid).children(recursive=True)
+    serving = [w for w in workers if "spawn_main" in " ".join(w.cmdline())]  # not the tracker
+    assert len(serving) == 2
+    for _ in range(6):  # every answer complete, whichever worker took the connection
+        response = requests.post(
+            f"{base}/predict", json={"customer_id": 3, "amount": 20}, timeout=30
+        )
+        assert response.status_code == 200 and response.json()["version"] == "1"
 
 
 def test_it_holds_requests_to_the_use_case_s_validation_rules(url: str) -> None:
