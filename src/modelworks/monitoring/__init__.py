@@ -5,6 +5,9 @@ scores and labels on them) into JSON stored with the model version. Each scoring
 compared with it: ``compute_drift`` per feature, ``prediction_drift`` on the scores,
 ``estimate_performance`` before labels exist and ``realised_performance`` once they arrive;
 ``monitor_batch`` runs them all into one summary that ``render_monitoring_report`` renders.
+Data larger than memory: ``monitoring.streaming`` (parquet streamed in one process) and
+``monitoring.partitioned`` (Dask partitions) summarise files the same way (streaming: KS and
+Wasserstein within the error bounds it reports).
 """
 
 from modelworks.monitoring.batch import monitor_batch

@@ -34,13 +34,7 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 
-from modelworks.monitoring.drift import (
-    MAX_UNSEEN_LISTED,
-    _categorical_distributions,
-    _missing_rates,
-    drift_summary,
-    judge,
-)
+from modelworks.monitoring.drift import _missing_rates, drift_summary, judge
 from modelworks.monitoring.params import DriftParams
 from modelworks.monitoring.profile import (
     MISSING_LABEL,
@@ -53,12 +47,11 @@ from modelworks.monitoring.profile import (
     sorted_finite,
 )
 from modelworks.monitoring.statistics import (
-    chi2_two_sample,
-    jensen_shannon_distance,
     ks_p_value,
     population_stability_index,
     sketch_distances,
 )
+from modelworks.monitoring.streaming import CategoricalCounts, categorical_row
 
 # Current values sorted together in one chunk of the exact KS / Wasserstein pass (~8 bytes
 # each, and ``sketch_distances`` holds about ten arrays of that length while it runs).
@@ -83,20 +76,7 @@ class NumericStats:
         return NumericStats(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
 
-@dataclass
-class CategoricalStats:
-    """Mergeable summary of one categorical column: rows and non-missing category counts."""
-
-    n_rows: int
-    counts: pd.Series
-
-    def merge(self, other: CategoricalStats) -> CategoricalStats:
-        """Both batches' statistics; a category's first appearance keeps its place."""
-        joined = pd.concat([self.counts, other.counts]).groupby(level=0, sort=False).sum()
-        return CategoricalStats(self.n_rows + other.n_rows, joined)
-
-
-Stats = dict[str, NumericStats | CategoricalStats]
+Stats = dict[str, NumericStats | CategoricalCounts]
 
 
 def numeric_statistics(ref: dict[str, Any], values: Any, name: str = "feature") -> NumericStats:
@@ -126,7 +106,7 @@ def partition_statistics(frame: pd.DataFrame, features: dict[str, dict[str, Any]
         if ref["kind"] == "numeric":
             out[name] = numeric_statistics(ref, frame[name], name)
         else:
-            out[name] = CategoricalStats(len(frame), category_counts(frame[name]))
+            out[name] = CategoricalCounts(len(frame), category_counts(frame[name]))
     return out
 
 
@@ -270,33 +250,6 @@ def numeric_summary(
     }
 
 
-def categorical_summary(ref: dict[str, Any], stats: CategoricalStats) -> dict[str, Any]:
-    """``_categorical_statistics`` of the in-memory path, from summed category counts."""
-    n_rows = stats.n_rows
-    counts = stats.counts.sort_values(ascending=False, kind="stable")
-    frequencies: dict[str, float] = ref["frequencies"]
-    seen = counts.reindex(list(frequencies), fill_value=0).to_numpy(dtype=float)
-    unseen = counts[~counts.index.isin(list(frequencies))]
-    unseen_total = float(unseen.sum())
-    ref_props, cur_props = _categorical_distributions(ref, seen, unseen_total, n_rows)
-    chi2_statistic = chi2_p = None
-    if counts.sum() and ref["count"]:
-        ref_counts = np.round(np.asarray(list(frequencies.values())) * ref["count"])
-        chi2_statistic, chi2_p = chi2_two_sample(
-            np.append(ref_counts, 0.0), np.append(seen, unseen_total)
-        )
-    return {
-        "psi": population_stability_index(ref_props, cur_props),
-        "js_distance": jensen_shannon_distance(ref_props, cur_props),
-        "chi2_statistic": chi2_statistic,
-        "chi2_p_value": chi2_p,
-        **_missing_rates(ref, n_rows - int(counts.sum()), n_rows),
-        "unseen_rate": unseen_total / n_rows,
-        "unseen_categories": [str(c) for c in unseen.index[:MAX_UNSEEN_LISTED]],
-        "n_unseen_categories": len(unseen),
-    }
-
-
 def partitioned_drift(
     profile: dict[str, Any],
     source: str | Path,
@@ -325,7 +278,7 @@ def partitioned_drift(
         if isinstance(s, NumericStats):
             body = numeric_summary(source, name, ref, s, max_chunk)
         else:
-            body = categorical_summary(ref, s)
+            body = categorical_row(ref, s)
         rows.append({"feature": name, "kind": ref["kind"], **body})
     return drift_summary(rows, profile, n_rows, params)
 
