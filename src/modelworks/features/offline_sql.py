@@ -2,8 +2,9 @@
 
 A retrieval runs in two passes over each source (see ``modelworks.features.offline_store``):
 ``match_query`` ASOF-joins the entity rows with each source's key, timestamp and row position
-only, and ``fetch_query`` then reads the feature values at the matched positions. Everything
-here builds SQL text or runs it on a fresh in-memory connection; nothing knows about Feast.
+only, and ``fetch_query`` then reads one view's feature values at the matched positions, each
+with the number of the entity row it answers. Everything here builds SQL text or runs it on a
+fresh in-memory connection bounded by ``EngineSettings``; nothing knows about Feast.
 """
 
 from __future__ import annotations
@@ -22,6 +23,31 @@ EVENT_TS = "__event_ts"
 # Where a row sits in a parquet source: file number and row number in one integer (a file holds
 # fewer than 2**40 rows), so the join carries and matches one column instead of two.
 POSITION = "(file_index::BIGINT << 40) | file_row_number"
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """How much of the machine a DuckDB connection may use, and where it spills.
+
+    ``memory_limit`` is DuckDB's (``"2GB"``, ``"512MiB"``; None: DuckDB's own default, 80 % of
+    memory); past it, sorts and joins spill to ``temp_directory``. ``threads`` None: one per
+    CPU.
+    """
+
+    memory_limit: str | None = None
+    threads: int | None = None
+    temp_directory: str | None = None
+
+    def statements(self) -> list[str]:
+        """The ``SET`` statements that apply these settings to a connection."""
+        applied = []
+        if self.memory_limit is not None:
+            applied.append(f"SET memory_limit = {_string_literal(self.memory_limit)}")
+        if self.threads is not None:
+            applied.append(f"SET threads = {int(self.threads)}")
+        if self.temp_directory is not None:
+            applied.append(f"SET temp_directory = {_string_literal(self.temp_directory)}")
+        return applied
 
 
 @dataclass(frozen=True)
@@ -89,20 +115,20 @@ def _not_later(plan: ViewPlan, v: str) -> str:
     return f"e.{EVENT_TS} >= {v}.__ts"
 
 
-def fetch_query(plans: list[ViewPlan]) -> str:
-    """Every view's feature values at the matched positions, in entity-row order."""
-    selected = []
-    joins = []
-    for i, plan in enumerate(plans):
-        v = f"v{i}"
-        columns = [f"{POSITION} AS __position"]
-        columns += [f"{_ident(s)} AS {_ident(o)}" for s, o in plan.features]
-        selected += [f"{v}.{_ident(o)}" for _, o in plan.features]
-        joins.append(
-            f"LEFT JOIN (SELECT {', '.join(columns)} FROM {scan(plan.path)}) {v} "
-            f"ON m.{v} = {v}.__position"
-        )
-    return f"SELECT {', '.join(selected)} FROM matches m {' '.join(joins)} ORDER BY m.{ROW}"
+def fetch_query(plan: ViewPlan, index: int) -> str:
+    """The ``index``-th view's feature values at its matched positions, with the entity row.
+
+    Only entity rows that matched come back, in no particular order: the caller puts each
+    value in its row, which costs less than having DuckDB sort the values.
+    """
+    columns = [f"{POSITION} AS __position"]
+    columns += [f"{_ident(s)} AS {_ident(o)}" for s, o in plan.features]
+    selected = [f"m.{ROW}", *(f"v.{_ident(o)}" for _, o in plan.features)]
+    return (
+        f"SELECT {', '.join(selected)} FROM matches m "
+        f"JOIN (SELECT {', '.join(columns)} FROM {scan(plan.path)}) v "
+        f"ON m.v{index} = v.__position"
+    )
 
 
 def pull_query(
@@ -141,18 +167,29 @@ def _within(ts: str, start: datetime | None, end: datetime | None) -> str:
     return " AND ".join(bounds)
 
 
-def fetch_arrow(query: str) -> pa.Table:
+def fetch_arrow(query: str, settings: EngineSettings) -> pa.Table:
     """Run one query on a fresh connection."""
-    with connect() as con:
+    with connect(settings) as con:
         return con.execute(query).to_arrow_table()
 
 
 @contextmanager
-def connect() -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB connection in UTC, so naive timestamps are read as UTC."""
+def connect(
+    settings: EngineSettings = EngineSettings(),
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB connection in UTC, so naive timestamps are read as UTC.
+
+    Results come back in no promised order (``preserve_insertion_order`` off), which lets
+    DuckDB stream and spill them: a retrieval puts its values in place by entity-row number,
+    and pulls promise no order, as in Feast.
+    """
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")
+        for statement in settings.statements():
+            con.execute(statement)
         yield con
     finally:
         con.close()

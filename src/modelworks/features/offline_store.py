@@ -4,6 +4,9 @@ modelworks' embedded default, chosen in ``feature_store.yaml`` like any custom F
 
     offline_store:
       type: modelworks.features.offline_store.DuckDBAsofOfflineStore
+      memory_limit: 4GB           # optional; default: a tenth of the machine's memory
+      threads: 2                  # optional; default: one per CPU this process may use
+      temp_directory: /scratch    # optional; where DuckDB spills; default: under the temp dir
 
 It follows Feast's point-in-time rules: each entity row gets, per feature view, the latest
 source row at or before its event timestamp and no older than the view's TTL (inclusive at both
@@ -15,9 +18,13 @@ DuckDB's microsecond precision.
 
 The join runs in two passes over each source. The ASOF join only carries each source row's
 key, timestamp and position in its parquet file, so its sort stays small; a second join then
-fetches the feature values of the rows it picked. That keeps peak memory near the size of the
-result rather than of the source. (Both passes read the files as they are then: rewrite a source
-while a retrieval from it runs, and the result is undefined, as for any reader of parquet files.)
+fetches the feature values of the rows it picked, which are put in entity-row order as they
+arrive rather than sorted by DuckDB. DuckDB works inside ``memory_limit`` and spills its sorts
+and joins to ``temp_directory`` beyond it, so peak memory stays near the limit plus the size of
+the result, whatever the size of the source; ``to_df`` builds the dataframe column by column
+and reuses the entity dataframe's own columns, so the result is held once. (Both passes read
+the files as they are then: rewrite a source while a retrieval from it runs, and the result is
+undefined, as for any reader of parquet files.)
 
 Not supported (NotImplementedError): entity rows given as SQL, retrieval by date range
 without entity rows, ``filter_by_created_timestamp``, and writes (push to the offline store,
@@ -26,9 +33,12 @@ feature logging, saved datasets).
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Final, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -46,10 +56,12 @@ from feast.infra.offline_stores.offline_store import (
 from feast.infra.registry.base_registry import BaseRegistry
 from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.repo_config import FeastConfigBaseModel, RepoConfig
+from pydantic import Field
 
 from modelworks.features.offline_sql import (
     EVENT_TS,
     ROW,
+    EngineSettings,
     ViewPlan,
     connect,
     fetch_arrow,
@@ -59,35 +71,98 @@ from modelworks.features.offline_sql import (
     scan,
 )
 
+if TYPE_CHECKING:
+    from feast.saved_dataset import ValidationReference
+
 __all__ = [
     "STORE_TYPE",
     "DuckDBAsofOfflineStore",
     "DuckDBAsofOfflineStoreConfig",
     "DuckDBAsofRetrievalJob",
+    "EngineSettings",
     "ViewPlan",
+    "engine_settings",
 ]
 
 STORE_TYPE: Final = "modelworks.features.offline_store.DuckDBAsofOfflineStore"
+# Share of the machine's memory DuckDB may use by default: the result lands in Python beside
+# it, and other processes share the machine; past it DuckDB spills to disk.
+MEMORY_SHARE: Final = 0.1
+MIN_MEMORY_LIMIT: Final = 1 << 30
+SPILL_FOLDER: Final = "modelworks-duckdb"
+# Rows per record batch read back from DuckDB.
+BATCH_ROWS: Final = 1 << 17
+_BYTES = r"(?i)^\s*\d+(\.\d+)?\s*(b|bytes|kb|mb|gb|tb|kib|mib|gib|tib)\s*$"
 
 
 class DuckDBAsofOfflineStoreConfig(FeastConfigBaseModel):
-    """``offline_store:`` section of ``feature_store.yaml`` selecting this store."""
+    """``offline_store:`` section of ``feature_store.yaml`` selecting this store.
+
+    ``memory_limit`` (``"4GB"``, ``"1.5GiB"``), ``threads`` and ``temp_directory`` (the spill
+    folder; a relative path is taken from the feature repo) bound the DuckDB connection of
+    each retrieval; left out, they follow the machine (see ``engine_settings``).
+    """
 
     type: Literal["modelworks.features.offline_store.DuckDBAsofOfflineStore"] = STORE_TYPE
+    memory_limit: str | None = Field(default=None, pattern=_BYTES)
+    threads: int | None = Field(default=None, ge=1)
+    temp_directory: str | None = None
+
+
+def engine_settings(config: RepoConfig) -> EngineSettings:
+    """The DuckDB settings of a retrieval: the store's configuration, or the machine's defaults.
+
+    Defaults: a tenth of the machine's memory (its cgroup limit where lower), at least 1 GiB;
+    one thread per CPU this process may run on; ``<temp dir>/modelworks-duckdb`` to spill to.
+    """
+    store = config.offline_store
+    if not isinstance(store, DuckDBAsofOfflineStoreConfig):
+        store = DuckDBAsofOfflineStoreConfig()
+    spill = Path(store.temp_directory or Path(tempfile.gettempdir()) / SPILL_FOLDER)
+    if not spill.is_absolute() and config.repo_path is not None:
+        spill = Path(config.repo_path) / spill
+    return EngineSettings(
+        memory_limit=store.memory_limit or default_memory_limit(machine_memory()),
+        threads=store.threads or len(os.sched_getaffinity(0)),
+        temp_directory=str(spill),
+    )
+
+
+def default_memory_limit(memory_bytes: int) -> str:
+    """DuckDB's default memory limit on a machine with ``memory_bytes`` of memory."""
+    limit = max(int(memory_bytes * MEMORY_SHARE), MIN_MEMORY_LIMIT)
+    return f"{limit >> 20}MiB"
+
+
+def machine_memory(cgroup_limit: Path = Path("/sys/fs/cgroup/memory.max")) -> int:
+    """Physical memory in bytes, or this process's cgroup memory limit where that is lower."""
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        limit = cgroup_limit.read_text().strip()
+    except OSError:
+        return physical
+    return min(physical, int(limit)) if limit.isdigit() else physical
 
 
 class DuckDBAsofRetrievalJob(RetrievalJob):
-    """A lazy retrieval: ``compute`` runs when the result is asked for, each time it is."""
+    """A lazy retrieval: ``compute`` runs when the result is asked for, each time it is.
+
+    ``compute_df``, where given, builds the pandas result directly (without an arrow table of
+    the whole result first); ``to_df`` uses it unless Feast must post-process the arrow table
+    (on-demand features, validation).
+    """
 
     def __init__(
         self,
         compute: Callable[[], pa.Table],
         *,
+        compute_df: Callable[[], pd.DataFrame] | None = None,
         full_feature_names: bool = False,
         on_demand_feature_views: list[OnDemandFeatureView] | None = None,
         metadata: RetrievalMetadata | None = None,
     ) -> None:
         self._compute = compute
+        self._compute_df = compute_df
         self._full_feature_names = full_feature_names
         self._on_demand_feature_views = on_demand_feature_views or []
         self._metadata = metadata
@@ -113,7 +188,19 @@ class DuckDBAsofRetrievalJob(RetrievalJob):
 
     def _to_df_internal(self, timeout: int | None = None) -> pd.DataFrame:
         """The result as a pandas dataframe."""
+        if self._compute_df is not None:
+            return self._compute_df()
         return self._compute().to_pandas()
+
+    def to_df(
+        self,
+        validation_reference: ValidationReference | None = None,
+        timeout: int | None = None,
+    ) -> pd.DataFrame:
+        """The result as a pandas dataframe, indexed 0..n-1, as Feast's ``to_df`` returns it."""
+        if self._compute_df is None or self.on_demand_feature_views or validation_reference:
+            return super().to_df(validation_reference=validation_reference, timeout=timeout)
+        return self._compute_df()
 
 
 class DuckDBAsofOfflineStore(OfflineStore):
@@ -150,8 +237,16 @@ class DuckDBAsofOfflineStore(OfflineStore):
             min_event_timestamp=_to_datetime(event_times.min()),
             max_event_timestamp=_to_datetime(event_times.max()),
         )
+        settings = engine_settings(config)
+
+        def features() -> pa.Table:
+            return _point_in_time_features(entity_df, event_times, plans, settings)
+
         return DuckDBAsofRetrievalJob(
-            lambda: _point_in_time_join(entity_df, event_times, plans),
+            lambda: _append_columns(
+                pa.Table.from_pandas(entity_df, preserve_index=False), features()
+            ),
+            compute_df=lambda: _join_frames(entity_df, features()),
             full_feature_names=full_feature_names,
             on_demand_feature_views=OnDemandFeatureView.get_requested_odfvs(
                 feature_refs, project, registry
@@ -210,7 +305,8 @@ class DuckDBAsofOfflineStore(OfflineStore):
             (start_date, end_date),
             latest_per=latest_per,
         )
-        return DuckDBAsofRetrievalJob(lambda: fetch_arrow(query))
+        settings = engine_settings(config)
+        return DuckDBAsofRetrievalJob(lambda: fetch_arrow(query, settings))
 
 
 def _plan_view(
@@ -296,25 +392,72 @@ def _check_entity_columns(entity_df: pd.DataFrame, plans: list[ViewPlan]) -> Non
             )
 
 
-def _point_in_time_join(
-    entity_df: pd.DataFrame, event_times: pd.Series, plans: list[ViewPlan]
+def _point_in_time_features(
+    entity_df: pd.DataFrame,
+    event_times: pd.Series,
+    plans: list[ViewPlan],
+    settings: EngineSettings,
 ) -> pa.Table:
-    """The entity dataframe with each view's features appended, row for row."""
-    result = pa.Table.from_pandas(entity_df, preserve_index=False)
+    """Each view's feature columns, row for row with the entity dataframe (null: no match)."""
     if not plans:
-        return result
+        return pa.table({})
     keys = list(dict.fromkeys(e for plan in plans for _, e in plan.keys))
     request = entity_df[keys].reset_index(drop=True)
     request[EVENT_TS] = event_times.reset_index(drop=True)
     request[ROW] = np.arange(len(request))
     span = (_to_datetime(event_times.min()), _to_datetime(event_times.max()))
-    with connect() as con:
+    columns: list[pa.Table] = []
+    with connect(settings) as con:
         con.register("entity_rows", request)
         con.execute(f"CREATE TEMP TABLE matches AS {match_query(plans, span)}")
-        features = con.execute(fetch_query(plans)).to_arrow_table()
-    for name, column in zip(features.column_names, features.columns, strict=True):
-        result = result.append_column(name, column)
-    return result
+        con.unregister("entity_rows")
+        del request
+        for i, plan in enumerate(plans):
+            found = con.execute(fetch_query(plan, i)).to_arrow_reader(BATCH_ROWS)
+            columns.append(_in_row_order(found, len(entity_df)))
+    return _append_columns(columns[0], *columns[1:])
+
+
+def _in_row_order(found: pa.RecordBatchReader, rows: int) -> pa.Table:
+    """Matched values (entity-row number first) put in their rows; unmatched rows are null.
+
+    One column at a time, each dropped from the matched values once placed, so that the
+    result and what is left of the matched values together never hold a column twice.
+    """
+    matched = found.read_all()
+    where = np.full(rows, -1, dtype=np.int64)
+    where[matched.column(ROW).to_numpy()] = np.arange(matched.num_rows)
+    indices = pa.array(where, mask=where < 0)
+    del where
+    matched = matched.drop_columns([ROW])
+    placed = {}
+    for name in matched.column_names:
+        placed[name] = matched.column(name).take(indices)
+        matched = matched.drop_columns([name])
+    return pa.table(placed)
+
+
+def _append_columns(table: pa.Table, *others: pa.Table) -> pa.Table:
+    """``table`` with the columns of ``others`` after its own (all have the same rows)."""
+    for other in others:
+        for name, column in zip(other.column_names, other.columns, strict=True):
+            table = table.append_column(name, column)
+    return table
+
+
+def _join_frames(entity_df: pd.DataFrame, features: pa.Table) -> pd.DataFrame:
+    """The entity dataframe's own columns (not copied), then the features, indexed 0..n-1.
+
+    The features convert column by column, each arrow column freed once converted, and the
+    frames join without consolidating their blocks: the result is never held twice.
+    """
+    own = entity_df.copy(deep=False)
+    own.index = pd.RangeIndex(len(own))
+    if not features.num_columns:
+        return own
+    converted = features.to_pandas(split_blocks=True, self_destruct=True)
+    del features
+    return pd.concat([own, converted], axis=1, copy=False)
 
 
 def _utc(values: pd.Series) -> pd.Series:
