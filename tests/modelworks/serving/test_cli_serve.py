@@ -3,10 +3,13 @@ champion with its use case's limits and rules, and refuses an unknown model or a
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import mlflow
@@ -34,36 +37,50 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def server(project: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """``modelworks serve`` with two worker processes: each loads the model and the use case's
-    limits and rules from the settings the command hands them."""
+@contextmanager
+def served(project: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``modelworks serve MODEL *options`` on a free port, in a session of its own: stopping it
+    stops every process it started, and its output goes to a file, so nothing waits on a pipe
+    a worker process still holds."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [str(VENV_BIN / "modelworks"), "serve", MODEL, "--port", str(port), "--workers", "2"],
-        cwd=project,
-        env=project_env(project),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = project / f"serve-{port}.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [str(VENV_BIN / "modelworks"), "serve", MODEL, "--port", str(port), *options],
+            cwd=project,
+            env=project_env(project),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(base, server)
+        _wait_for(base, server, log)
         yield base, server
     finally:
-        server.terminate()
+        _stop(server)
+
+
+def _stop(server: subprocess.Popen[str]) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
-def url(server: tuple[str, subprocess.Popen[str]]) -> str:
-    return server[0]
+def url(project: Path) -> Iterator[str]:
+    with served(project) as (base, _):
+        yield base
 
 
-def _wait_for(base: str, server: subprocess.Popen[str]) -> None:
+def _wait_for(base: str, server: subprocess.Popen[str], log: Path) -> None:
     deadline = time.monotonic() + 180
     while True:
         try:
@@ -71,9 +88,10 @@ def _wait_for(base: str, server: subprocess.Popen[str]) -> None:
             return
         except requests.ConnectionError:
             if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                _, stderr = server.communicate()
-                raise RuntimeError(f"modelworks serve did not start: {stderr[-3000:]}") from None
+                _stop(server)
+                raise RuntimeError(
+                    f"modelworks serve did not start: {log.read_text()[-3000:]}"
+                ) from None
             time.sleep(0.3)
 
 
@@ -83,18 +101,24 @@ def test_the_installed_cli_serves_the_champion(url: str) -> None:
     assert response.json()["version"] == "1"
 
 
-def test_it_serves_from_two_worker_processes(server: tuple[str, subprocess.Popen[str]]) -> None:
+def test_it_serves_from_two_worker_processes(project: Path) -> None:
+    """Each worker loads the model and the use case's limits and rules from the settings the
+    command hands it."""
     import psutil
 
-    base, process = server
-    workers = psutil.Process(process.pid).children(recursive=True)
-    serving = [w for w in workers if "spawn_main" in " ".join(w.cmdline())]  # not the tracker
-    assert len(serving) == 2
-    for _ in range(6):  # every answer complete, whichever worker took the connection
-        response = requests.post(
-            f"{base}/predict", json={"customer_id": 3, "amount": 20}, timeout=30
-        )
-        assert response.status_code == 200 and response.json()["version"] == "1"
+    with served(project, "--workers", "2") as (base, process):
+        workers = psutil.Process(process.pid).children(recursive=True)
+        serving = [w for w in workers if "spawn_main" in " ".join(w.cmdline())]  # not the tracker
+        assert len(serving) == 2
+        for _ in range(6):  # whichever worker takes the connection
+            scored = requests.post(
+                f"{base}/predict", json={"customer_id": 3, "amount": 20}, timeout=30
+            )
+            refused = requests.post(
+                f"{base}/predict", json={"customer_id": 3, "amount": 0.5}, timeout=30
+            )
+            assert (scored.status_code, scored.json()["version"]) == (200, "1")
+            assert (refused.status_code, refused.json()["detail"][0]["rule"]) == (422, "min")
 
 
 def test_it_holds_requests_to_the_use_case_s_validation_rules(url: str) -> None:
