@@ -227,16 +227,18 @@ def test_a_missing_variable_stops_the_run_naming_it(bare_copy: Path) -> None:
     assert not any((bare_copy / "data" / "01_raw").rglob("*.parquet"))
 
 
-def test_a_server_that_does_not_answer_stops_the_run_naming_it(bare_copy: Path) -> None:
+def test_a_server_that_does_not_answer_stops_the_run_naming_it(tmp_path: Path) -> None:
+    """PostgreSQL (its databases made) and Redis answer; only the tracking server does not."""
+    root = copy_project(tmp_path / "project")
     port = free_port()
     env = {
         "MODELWORKS_POSTGRES_URL": POSTGRES_URL,
         "MODELWORKS_REDIS": f"{REDIS_HOST}:{REDIS_PORT}",
         "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}",
     }
-    done = run_in(
-        bare_copy, ["modelworks", "--env", "prod", "history", MODEL], env=env, check=False
-    )
+    with temporary_databases("mlflow", "feast", "optuna") as urls:
+        _point_at(root, {purpose: url.rsplit("/", 1)[1] for purpose, url in urls.items()})
+        done = run_in(root, ["modelworks", "--env", "prod", "history", MODEL], env=env, check=False)
     assert done.returncode == 1
     assert done.stderr.startswith(
         f"Error: MLflow tracking server at http://127.0.0.1:{port} does not answer"
