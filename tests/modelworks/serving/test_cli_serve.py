@@ -101,26 +101,6 @@ def test_the_installed_cli_serves_the_champion(url: str) -> None:
     assert response.json()["version"] == "1"
 
 
-def test_it_serves_from_two_worker_processes(project: Path) -> None:
-    """Each worker loads the model and the use case's limits and rules from the settings the
-    command hands it."""
-    import psutil
-
-    with served(project, "--workers", "2") as (base, process):
-        workers = psutil.Process(process.pid).children(recursive=True)
-        serving = [w for w in workers if "spawn_main" in " ".join(w.cmdline())]  # not the tracker
-        assert len(serving) == 2
-        for _ in range(6):  # whichever worker takes the connection
-            scored = requests.post(
-                f"{base}/predict", json={"customer_id": 3, "amount": 20}, timeout=30
-            )
-            refused = requests.post(
-                f"{base}/predict", json={"customer_id": 3, "amount": 0.5}, timeout=30
-            )
-            assert (scored.status_code, scored.json()["version"]) == (200, "1")
-            assert (refused.status_code, refused.json()["detail"][0]["rule"]) == (422, "min")
-
-
 def test_it_holds_requests_to_the_use_case_s_validation_rules(url: str) -> None:
     """credit_risk declares loans.amount with min 1 and max 1,000,000."""
     response = requests.post(f"{url}/predict", json={"customer_id": 3, "amount": 0.5}, timeout=30)
