@@ -22,6 +22,8 @@ from typing import Any
 
 import click
 
+from modelworks.cli_schedule import schedule
+from modelworks.cli_serve import serve
 from modelworks.cli_servers import servers
 from modelworks.project import Project, ProjectError, load_project
 
@@ -190,58 +192,6 @@ def reproduce(
         sys.exit(2)
 
 
-@main.command()
-@click.argument("model")
-@click.option("--alias", default="champion", show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option(
-    "--workers",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Server processes sharing the port, each with its own copy of the model.",
-)
-@click.pass_context
-def serve(ctx: click.Context, model: str, alias: str, host: str, port: int, workers: int) -> None:
-    """Serve MODEL@ALIAS over HTTP: POST /predict with entity keys and request fields.
-
-    Limits and the request rules come from the use case's ``scoring.online`` and
-    ``validation`` parameters."""
-    project = _project(ctx)
-    use_case, params = _use_case(project, model)
-    _require_registered(model)
-    from kedro.io import DatasetError
-
-    from modelworks.registry.promotion import RegistryError, resolve_version
-    from modelworks.serving.datasets import RegisteredModelDataset
-    from modelworks.serving.launch import (
-        ServeSettings,
-        feature_store_env,
-        online_settings,
-        run_server,
-    )
-
-    # online features from the Feast configuration of this environment (a set variable wins)
-    for variable, value in feature_store_env(project.config["catalog"], use_case.name).items():
-        os.environ.setdefault(variable, value)
-
-    if alias.isdigit():
-        raise ModelworksError(f"--alias takes an alias such as champion, not a version: {alias}")
-    try:
-        resolve_version(model, alias)
-        served = RegisteredModelDataset(model, alias=alias).load()
-        online, rules = online_settings(served, params)
-    except (RegistryError, DatasetError, ValueError) as exc:
-        raise ModelworksError(str(exc)) from None
-    click.echo(
-        f"serving {model} v{served.version} (@{alias}) on http://{host}:{port}/predict"
-        + (f" with {workers} worker processes" if workers > 1 else "")
-    )
-    settings = ServeSettings(model=model, alias=alias, online=online, rules=rules)
-    run_server(settings, host=host, port=port, workers=workers, served=served)
-
-
 @main.command("new")
 @click.argument("name")
 @click.option(
@@ -263,48 +213,9 @@ def new(name: str, task: str) -> None:
     click.echo(f"next: replace its example tables with yours, then kedro run --pipelines {name}")
 
 
+main.add_command(serve)
 main.add_command(servers)
-
-
-@main.group()
-def schedule() -> None:
-    """Run the project's schedules (conf/*/schedules.yml) or export them."""
-
-
-@schedule.command("run")
-@click.option("--poll", default=5.0, show_default=True, help="Seconds between checks on runs.")
-@click.pass_context
-def schedule_run(ctx: click.Context, poll: float) -> None:
-    """Run every schedule in this process until interrupted; one run per use case at a time."""
-    project = _project(ctx)
-    from modelworks.scheduling.runner import Scheduler, run_until_signalled
-
-    schedules = _schedules(project)
-    scheduler = Scheduler(schedules, project.root, poll_seconds=poll)
-    for item in schedules:
-        click.echo(f"{item.key}: {item.pipeline} on '{item.cron}' ({item.timezone})")
-    click.echo("log: logs/schedule.jsonl; Ctrl-C stops (runs in progress are terminated)")
-    code = run_until_signalled(scheduler)
-    click.echo(f"stopped (exit {code}); interrupted runs are in logs/schedule.jsonl", err=True)
-    sys.exit(code)
-
-
-@schedule.command("export")
-@click.option("--to", "target", type=click.Choice(["crontab", "airflow"]), required=True)
-@click.option("--output", type=click.Path(path_type=Path), default=None, help="Write to a file.")
-@click.pass_context
-def schedule_export(ctx: click.Context, target: str, output: Path | None) -> None:
-    """Print (or write) crontab lines or an Airflow DAG file that run the same pipelines."""
-    project = _project(ctx)
-    from modelworks.scheduling.export import airflow_dag, crontab
-
-    render = crontab if target == "crontab" else airflow_dag
-    text = render(_schedules(project), root=project.root, python=Path(sys.executable))
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        output.write_text(text)
-        click.echo(f"wrote {output}")
+main.add_command(schedule)
 
 
 @main.command("dvc-stages")
@@ -331,16 +242,6 @@ def dvc_stages(check: bool) -> None:
         )
         sys.exit(1)
     click.echo(f"{DVC_FILE} is up to date")
-
-
-def _schedules(project: Project) -> list[Any]:
-    try:
-        schedules = project.schedules()
-    except ValueError as exc:
-        raise ModelworksError(str(exc)) from None
-    if not schedules:
-        raise ModelworksError("no schedules: declare them in conf/base/schedules.yml")
-    return schedules
 
 
 def _version(version: str | None) -> str:

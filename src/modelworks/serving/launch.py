@@ -4,7 +4,9 @@ process or in several worker processes sharing the port."""
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +31,19 @@ SERVER_OPTIONS: dict[str, Any] = {
 """uvicorn's C HTTP parser and event loop, and no access log: the server's share of a
 one-millisecond request."""
 
+WORKER_HEALTHCHECK_SECONDS = 30
+"""How long uvicorn's supervisor waits for a worker process to answer its health check before
+it kills the worker and starts another: uvicorn's default, 5 s, leaves no margin for a worker
+whose start-up (imports, the model's loading) holds its interpreter on a busy or pinned core."""
+
+_SUPERVISOR = (
+    "import sys; from modelworks.serving.launch import supervise; "
+    "sys.exit(supervise(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))"
+)
+"""The supervisor's program. Run with ``-c``, it has no main module for spawned workers to
+import again; with ``-P``, its import path is the one the environment gives any command (not
+the caller's, which loading a model prepends with the code logged with it)."""
+
 
 class ServeSettings(StrictModel):
     """What a server process serves: a registered model's version by alias, with its limits
@@ -51,6 +66,21 @@ def app_from_environment() -> FastAPI:
     return create_app(served, settings.online, settings.rules)
 
 
+def worker_app() -> FastAPI:
+    """``app_from_environment`` as a worker process's factory. A worker that cannot build its
+    app logs why and exits with uvicorn's start-up failure status, on which the supervisor
+    stops the other workers and exits (rather than start the worker again, and again)."""
+    from uvicorn.config import STARTUP_FAILURE
+
+    try:
+        return app_from_environment()
+    except Exception:
+        logging.getLogger("uvicorn.error").exception(
+            "worker process %d could not build its app", os.getpid()
+        )
+        sys.exit(STARTUP_FAILURE)
+
+
 def run_server(
     settings: ServeSettings,
     *,
@@ -61,7 +91,13 @@ def run_server(
 ) -> None:
     """Serve until stopped: one process (``served`` if already loaded), or ``workers``
     processes, each with its own copy of the model, that the operating system hands
-    connections to in turn (uvicorn's supervisor restarts one that dies)."""
+    connections to in turn (uvicorn's supervisor restarts one that dies).
+
+    With several workers this process becomes their supervisor (``supervise``) in a fresh
+    interpreter, in place of this one: uvicorn's spawned workers first import their parent's
+    main module, and a caller's (the ``modelworks`` command imports the whole CLI: seconds)
+    would hold each worker from answering the supervisor's health check. Its exit status is
+    1 if a worker failed to start."""
     import uvicorn
 
     from modelworks.serving.app import create_app
@@ -75,8 +111,41 @@ def run_server(
         uvicorn.run(app, host=host, port=port, **SERVER_OPTIONS)
         return
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
-    target = f"{__name__}:{app_from_environment.__name__}"
-    uvicorn.run(target, factory=True, host=host, port=port, workers=workers, **SERVER_OPTIONS)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(
+        sys.executable, [sys.executable, "-P", "-c", _SUPERVISOR, host, str(port), str(workers)]
+    )
+
+
+def supervise(host: str, port: int, workers: int) -> int:
+    """Run uvicorn's supervisor of ``workers`` worker processes (``worker_app``) sharing the
+    port until stopped; the exit status: 1 if a worker failed to start (its error is in the
+    log), else 0. The supervisor's notices (a worker that died and was replaced) are shown."""
+    import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
+        f"{__name__}:{worker_app.__name__}",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        **SERVER_OPTIONS,
+    )
+    logging.getLogger("uvicorn.error").setLevel(logging.INFO)
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    failed = [str(p.pid) for p in supervisor.processes if p.exitcode == STARTUP_FAILURE]
+    if failed:
+        print(
+            f"Error: worker process {', '.join(failed)} failed to start: its error is above",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def online_settings(

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pytest
@@ -42,9 +43,7 @@ def served(project: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen
     """``modelworks serve MODEL *options`` on a free port, in a session of its own: stopping it
     stops every process it started, and its output goes to a file, so nothing waits on a pipe
     a worker process still holds."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _free_port()
     log = project / f"serve-{port}.log"
     with log.open("w") as output:
         server = subprocess.Popen(
@@ -64,7 +63,13 @@ def served(project: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen
         _stop(server)
 
 
-def _stop(server: subprocess.Popen[str]) -> None:
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _stop(server: subprocess.Popen[Any]) -> None:
     with suppress(ProcessLookupError):
         os.killpg(server.pid, signal.SIGTERM)
     try:
@@ -99,6 +104,60 @@ def test_the_installed_cli_serves_the_champion(url: str) -> None:
     response = requests.post(f"{url}/predict", json={"customer_id": 3, "amount": 20}, timeout=30)
     assert response.status_code == 200
     assert response.json()["version"] == "1"
+
+
+def test_it_serves_from_two_worker_processes(project: Path) -> None:
+    """Each worker loads the model and the use case's limits and rules from the settings the
+    command hands it."""
+    import psutil
+
+    with served(project, "--workers", "2") as (base, process):
+        workers = psutil.Process(process.pid).children(recursive=True)
+        serving = [w for w in workers if "spawn_main" in " ".join(w.cmdline())]  # not the tracker
+        assert len(serving) == 2
+        for _ in range(6):  # whichever worker takes the connection
+            scored = requests.post(
+                f"{base}/predict", json={"customer_id": 3, "amount": 20}, timeout=30
+            )
+            refused = requests.post(
+                f"{base}/predict", json={"customer_id": 3, "amount": 0.5}, timeout=30
+            )
+            assert (scored.status_code, scored.json()["version"]) == (200, "1")
+            assert (refused.status_code, refused.json()["detail"][0]["rule"]) == (422, "min")
+
+
+def test_a_worker_that_cannot_start_stops_the_server(project: Path) -> None:
+    """A worker process that cannot load its model ends the server with exit status 1 and
+    the worker's error, rather than leave a server that never answers."""
+    port = _free_port()
+    code = (
+        "from modelworks.serving.launch import ServeSettings, run_server; "
+        f"run_server(ServeSettings(model={MODEL!r}, alias='nope'), host='127.0.0.1', "
+        f"port={port}, workers=2)"
+    )
+    log = project / f"failed-{port}.log"
+    env = {
+        **project_env(project),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlruns' / 'mlflow.db'}",
+    }
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [str(VENV_BIN / "python"), "-c", code],
+            cwd=project,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        returncode = server.wait(timeout=180)
+    finally:
+        _stop(server)
+    text = log.read_text()
+    assert returncode == 1, text[-3000:]
+    assert "could not build its app" in text
+    assert "nope" in text
+    assert "failed to start: its error is above" in text
 
 
 def test_it_holds_requests_to_the_use_case_s_validation_rules(url: str) -> None:
