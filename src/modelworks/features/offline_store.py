@@ -35,19 +35,16 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from feast.data_format import ParquetFormat
 from feast.data_source import DataSource
 from feast.feature_view import FeatureView
 from feast.infra.offline_stores import offline_utils
-from feast.infra.offline_stores.file_source import FileSource
 from feast.infra.offline_stores.offline_store import (
     OfflineStore,
     RetrievalJob,
@@ -58,6 +55,8 @@ from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.repo_config import FeastConfigBaseModel, RepoConfig
 from pydantic import Field
 
+from modelworks.features.offline_job import DuckDBAsofRetrievalJob
+from modelworks.features.offline_plan import check_entity_columns, parquet_path, plan_view
 from modelworks.features.offline_sql import (
     EVENT_TS,
     ROW,
@@ -68,11 +67,7 @@ from modelworks.features.offline_sql import (
     fetch_query,
     match_query,
     pull_query,
-    scan,
 )
-
-if TYPE_CHECKING:
-    from feast.saved_dataset import ValidationReference
 
 __all__ = [
     "STORE_TYPE",
@@ -144,65 +139,6 @@ def machine_memory(cgroup_limit: Path = Path("/sys/fs/cgroup/memory.max")) -> in
     return min(physical, int(limit)) if limit.isdigit() else physical
 
 
-class DuckDBAsofRetrievalJob(RetrievalJob):
-    """A lazy retrieval: ``compute`` runs when the result is asked for, each time it is.
-
-    ``compute_df``, where given, builds the pandas result directly (without an arrow table of
-    the whole result first); ``to_df`` uses it unless Feast must post-process the arrow table
-    (on-demand features, validation).
-    """
-
-    def __init__(
-        self,
-        compute: Callable[[], pa.Table],
-        *,
-        compute_df: Callable[[], pd.DataFrame] | None = None,
-        full_feature_names: bool = False,
-        on_demand_feature_views: list[OnDemandFeatureView] | None = None,
-        metadata: RetrievalMetadata | None = None,
-    ) -> None:
-        self._compute = compute
-        self._compute_df = compute_df
-        self._full_feature_names = full_feature_names
-        self._on_demand_feature_views = on_demand_feature_views or []
-        self._metadata = metadata
-
-    @property
-    def full_feature_names(self) -> bool:
-        """Whether feature columns are named ``<view>__<feature>``."""
-        return self._full_feature_names
-
-    @property
-    def on_demand_feature_views(self) -> list[OnDemandFeatureView]:
-        """On-demand views Feast applies to the result in ``to_arrow``."""
-        return self._on_demand_feature_views
-
-    @property
-    def metadata(self) -> RetrievalMetadata | None:
-        """Feature references, entity keys and event-time range of the request."""
-        return self._metadata
-
-    def _to_arrow_internal(self, timeout: int | None = None) -> pa.Table:
-        """The result as an arrow table (Feast adds on-demand features and validation)."""
-        return self._compute()
-
-    def _to_df_internal(self, timeout: int | None = None) -> pd.DataFrame:
-        """The result as a pandas dataframe."""
-        if self._compute_df is not None:
-            return self._compute_df()
-        return self._compute().to_pandas()
-
-    def to_df(
-        self,
-        validation_reference: ValidationReference | None = None,
-        timeout: int | None = None,
-    ) -> pd.DataFrame:
-        """The result as a pandas dataframe, indexed 0..n-1, as Feast's ``to_df`` returns it."""
-        if self._compute_df is None or self.on_demand_feature_views or validation_reference:
-            return super().to_df(validation_reference=validation_reference, timeout=timeout)
-        return self._compute_df()
-
-
 class DuckDBAsofOfflineStore(OfflineStore):
     """Point-in-time joins and materialisation reads over parquet ``FileSource``s, in DuckDB."""
 
@@ -227,9 +163,9 @@ class DuckDBAsofOfflineStore(OfflineStore):
         timestamp_column = offline_utils.infer_event_timestamp_from_entity_df(
             dict(zip(entity_df.columns, entity_df.dtypes, strict=True))
         )
-        plans = [_plan_view(config, fv, feature_refs, full_feature_names) for fv in feature_views]
+        plans = [plan_view(config, fv, feature_refs, full_feature_names) for fv in feature_views]
         plans = [plan for plan in plans if plan.features]
-        _check_entity_columns(entity_df, plans)
+        check_entity_columns(entity_df, plans)
         event_times = _utc(entity_df[timestamp_column])
         metadata = RetrievalMetadata(
             features=feature_refs,
@@ -296,7 +232,7 @@ class DuckDBAsofOfflineStore(OfflineStore):
         With ``latest_per`` (not a Feast argument: ``pull_latest_from_table_or_query`` passes
         its join keys), only the newest such row per key.
         """
-        path = _parquet_path(config, data_source, f"data source {data_source.name!r}")
+        path = parquet_path(config, data_source, f"data source {data_source.name!r}")
         query = pull_query(
             path,
             [*join_key_columns, *feature_name_columns],
@@ -307,89 +243,6 @@ class DuckDBAsofOfflineStore(OfflineStore):
         )
         settings = engine_settings(config)
         return DuckDBAsofRetrievalJob(lambda: fetch_arrow(query, settings))
-
-
-def _plan_view(
-    config: RepoConfig, view: FeatureView, feature_refs: list[str], full_feature_names: bool
-) -> ViewPlan:
-    """Resolve a view's source path, field mapping, join-key map and requested features."""
-    source = view.batch_source
-    if source is None:
-        raise ValueError(f"Feature view {view.name!r} has no batch source to read features from")
-    path = _parquet_path(config, source, f"feature view {view.name!r}")
-    # A field mapping renames source columns to Feast names; the query needs the source names.
-    source_column = {v: k for k, v in source.field_mapping.items()}
-    created = source.created_timestamp_column
-    requested = f"{view.projection.name_to_use()}:"
-    prefix = view.projection.name_alias or view.name
-    features = [
-        ref.split(":", 1)[1] for ref in feature_refs if ref.startswith(requested) and ":" in ref
-    ]
-    plan = ViewPlan(
-        name=view.name,
-        path=path,
-        keys=[
-            (
-                source_column.get(c.name, c.name),
-                view.projection.join_key_map.get(c.name, c.name),
-            )
-            for c in view.entity_columns
-        ],
-        timestamp=source_column.get(source.timestamp_field, source.timestamp_field),
-        created=source_column.get(created, created) if created else None,
-        ttl=view.ttl or None,
-        features=[
-            (source_column.get(f, f), f"{prefix}__{f}" if full_feature_names else f)
-            for f in features
-        ],
-    )
-    _check_source_columns(plan)
-    return plan
-
-
-def _parquet_path(config: RepoConfig, source: DataSource, owner: str) -> str:
-    """The source's parquet file or folder, resolved against the feature repo."""
-    if not isinstance(source, FileSource) or not isinstance(
-        source.file_format, ParquetFormat | None
-    ):
-        raise ValueError(
-            f"DuckDBAsofOfflineStore reads parquet FileSources; {owner} uses "
-            f"{type(source).__name__} {source.name!r}"
-        )
-    return FileSource.get_uri_for_file_path(config.repo_path, source.path)
-
-
-def _check_source_columns(plan: ViewPlan) -> None:
-    """Fail before joining if the parquet source lacks a column the view reads."""
-    needed = [s for s, _ in plan.keys] + [plan.timestamp] + [s for s, _ in plan.features]
-    if plan.created:
-        needed.append(plan.created)
-    with connect() as con:
-        described = con.execute(f"DESCRIBE SELECT * FROM {scan(plan.path)}").fetchall()
-    present = {row[0] for row in described}
-    missing = [c for c in needed if c not in present]
-    if missing:
-        raise ValueError(
-            f"Feature view {plan.name!r}: source {plan.path} lacks columns {missing} "
-            f"(it has {sorted(present)}); check the view's schema and the source's field_mapping"
-        )
-
-
-def _check_entity_columns(entity_df: pd.DataFrame, plans: list[ViewPlan]) -> None:
-    """Join keys must be in the entity dataframe, and features must not overwrite its columns."""
-    for plan in plans:
-        missing = [e for _, e in plan.keys if e not in entity_df.columns]
-        if missing:
-            raise ValueError(
-                f"Entity dataframe lacks columns {missing}, the join keys of feature view "
-                f"{plan.name!r}; it has {list(entity_df.columns)}"
-            )
-        clashing = [o for _, o in plan.features if o in entity_df.columns]
-        if clashing:
-            raise ValueError(
-                f"Features {clashing} of feature view {plan.name!r} share their names with "
-                "entity dataframe columns; rename those columns or use full_feature_names=True"
-            )
 
 
 def _point_in_time_features(

@@ -243,7 +243,8 @@ def _drift_feature(name: str, ref: dict[str, Any], series: pd.Series) -> dict[st
         values, n_rows = sorted_finite(name, series, "current")
         return {"feature": name, "kind": "numeric", **_numeric_statistics(ref, values, n_rows)}
     if ref["kind"] == "categorical":
-        return {"feature": name, "kind": "categorical", **_categorical_statistics(ref, series)}
+        statistics = categorical_statistics(ref, category_counts(series), len(series))
+        return {"feature": name, "kind": "categorical", **statistics}
     raise ValueError(f"Feature {name!r} has unknown kind {ref['kind']!r} in the profile")
 
 
@@ -269,23 +270,25 @@ def _numeric_statistics(
     }
 
 
-def _categorical_statistics(ref: dict[str, Any], series: pd.Series) -> dict[str, Any]:
-    """PSI, Jensen-Shannon, chi-squared, unseen categories and missing rates of one column."""
-    n_rows = len(series)
-    counts = category_counts(series)
-    frequencies: dict[str, float] = ref["frequencies"]
-    seen = counts.reindex(list(frequencies), fill_value=0).to_numpy(dtype=float)
-    unseen = counts[~counts.index.isin(list(frequencies))]
+def categorical_statistics(ref: dict[str, Any], counts: pd.Series, n_rows: int) -> dict[str, Any]:
+    """PSI, Jensen-Shannon, chi-squared, unseen categories and missing rates of one column.
+
+    ``counts`` are its non-missing values' counts keyed by their string form, in any order
+    (``category_counts`` of the whole column, or the sum of its chunks' counts), over ``n_rows``
+    rows.
+    """
+    seen, unseen = _seen_and_unseen(ref, counts)
     unseen_total = float(unseen.sum())
     ref_props, cur_props = _categorical_distributions(ref, seen, unseen_total, n_rows)
 
     chi2_statistic = chi2_p = None
     if counts.sum() and ref["count"]:
-        ref_counts = np.round(np.asarray(list(frequencies.values())) * ref["count"])
+        ref_counts = np.round(np.asarray(list(ref["frequencies"].values())) * ref["count"])
         chi2_statistic, chi2_p = chi2_two_sample(
             np.append(ref_counts, 0.0), np.append(seen, unseen_total)
         )
     n_missing = n_rows - int(counts.sum())
+    listed = unseen.sort_values(ascending=False, kind="stable").index[:MAX_UNSEEN_LISTED]
     return {
         "psi": population_stability_index(ref_props, cur_props),
         "js_distance": jensen_shannon_distance(ref_props, cur_props),
@@ -293,7 +296,7 @@ def _categorical_statistics(ref: dict[str, Any], series: pd.Series) -> dict[str,
         "chi2_p_value": chi2_p,
         **_missing_rates(ref, n_missing, n_rows),
         "unseen_rate": unseen_total / n_rows,
-        "unseen_categories": [str(c) for c in unseen.index[:MAX_UNSEEN_LISTED]],
+        "unseen_categories": [str(c) for c in listed],
         "n_unseen_categories": len(unseen),
     }
 
@@ -322,12 +325,9 @@ def feature_distributions(
     if ref["kind"] == "numeric":
         values, n_rows = sorted_finite(name, series, "current")
         return _numeric_distributions(ref, values, n_rows)
-    counts = category_counts(series)
-    frequencies: dict[str, float] = ref["frequencies"]
-    seen = counts.reindex(list(frequencies), fill_value=0).to_numpy(dtype=float)
-    unseen_total = float(counts.sum()) - float(seen.sum())
-    ref_props, cur_props = _categorical_distributions(ref, seen, unseen_total, len(series))
-    return [*frequencies, UNSEEN_LABEL, MISSING_LABEL], ref_props, cur_props
+    seen, unseen = _seen_and_unseen(ref, category_counts(series))
+    ref_props, cur_props = _categorical_distributions(ref, seen, float(unseen.sum()), len(series))
+    return [*ref["frequencies"], UNSEEN_LABEL, MISSING_LABEL], ref_props, cur_props
 
 
 def _numeric_distributions(
@@ -339,6 +339,14 @@ def _numeric_distributions(
     counts = bin_counts(sorted_values, np.asarray(ref["bin_edges"], dtype=float))
     cur_props = np.append(counts, n_rows - len(sorted_values)) / n_rows
     return [*bin_labels(ref["bin_edges"]), MISSING_LABEL], ref_props, cur_props
+
+
+def _seen_and_unseen(ref: dict[str, Any], counts: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """The counts of the reference's categories, in its order (0 where absent), and the counts
+    of the categories it never saw."""
+    categories = list(ref["frequencies"])
+    seen = counts.reindex(categories, fill_value=0).to_numpy(dtype=float)
+    return seen, counts[~counts.index.isin(categories)]
 
 
 def _categorical_distributions(

@@ -12,15 +12,9 @@ import pandas as pd
 import pytest
 
 from modelworks.monitoring import DriftParams, build_reference_profile, compute_drift
+from modelworks.monitoring.counts import GridCounts, grid_counts, grid_distances, sketch_grid
 from modelworks.monitoring.statistics import sketch_distances
-from modelworks.monitoring.streaming import (
-    GridCounts,
-    grid_counts,
-    grid_distances,
-    sketch_grid,
-    stream_drift,
-    stream_reference_profile,
-)
+from modelworks.monitoring.streaming import stream_drift, stream_reference_profile
 
 NUMERIC = ["amount", "visits", "ratio", "constant"]
 CATEGORICAL = ["segment", "code", "grade"]
