@@ -101,7 +101,7 @@ def create_pipelines() -> dict[str, Pipeline]:
     )
     # The replayed world runs through the same preparation under its own names
     # (credit_risk.simulation.*) and its own feature store, leaving the real ones alone.
-    outcome = ("simulation_timeline", "simulation_summary", "simulation_plot")
+    outcome = ("simulation_timeline", "simulation_scores", "simulation_summary", "simulation_plot")
     simulation = pipeline(
         world + prepare + simulation_pipeline(use_case=NAME),
         namespace="simulation",

@@ -6,8 +6,13 @@ from typing import Any
 
 from kedro.pipeline import Pipeline
 
-from modelworks.pipelines.monitoring import champion_monitoring_pipeline, drift_monitoring_pipeline
+from modelworks.pipelines.monitoring import (
+    champion_monitoring_pipeline,
+    drift_monitoring_pipeline,
+    waiting_for,
+)
 from modelworks.pipelines.scoring import batch_scoring_pipeline
+from modelworks.pipelines.shadow import live_judging_pipeline, shadow_scoring_pipeline
 from modelworks.pipelines.training import training_pipeline
 
 # What batch scoring writes last: monitoring of the scored batch waits for it.
@@ -35,19 +40,26 @@ def lifecycle_pipelines(
         + training_pipeline(use_case=use_case, entity_rows=entity_rows)
         + drift_monitoring_pipeline()
     )
+    # Challengers are judged on the labels that have arrived before the champion is monitored:
+    # a promotion on live evidence changes the champion the decision is about.
     retrain = (
         prepare
-        + champion_monitoring_pipeline(batch)
+        + live_judging_pipeline("training_set")
+        + waiting_for(champion_monitoring_pipeline(batch), "live_decisions")
         + training_pipeline(
             use_case=use_case, entity_rows=entity_rows, retrain_decision="retrain_decision"
         )
         + drift_monitoring_pipeline()
     )
-    score_new_champion = batch_scoring_pipeline(batch, after_training=True)
+    score_new_champion = batch_scoring_pipeline(
+        batch, after_training=True
+    ) + shadow_scoring_pipeline(batch, after="registry_decision")
     return {
         f"{use_case}_ingest": ingest,
         f"{use_case}_train": train,
-        f"{use_case}_score": batch_scoring_pipeline(batch) + monitor_scored(batch),
+        f"{use_case}_score": batch_scoring_pipeline(batch)
+        + shadow_scoring_pipeline(batch)
+        + monitor_scored(batch),
         f"{use_case}_monitor": champion_monitoring_pipeline(batch),
         f"{use_case}_retrain": retrain + score_new_champion,
         use_case: ingest + train + score_new_champion + monitor_scored(batch),

@@ -291,13 +291,13 @@ def _standard_watch(batch: str, measured: str | None) -> Pipeline:
     )
 
 
-def waiting_for(pipe: Pipeline, dataset: str) -> Pipeline:
-    """``pipe`` with every node that loads the champion also reading ``dataset`` (and ignoring
-    it), so Kedro runs them after whatever writes it."""
+def waiting_for(pipe: Pipeline, dataset: str, *, reading: str = "champion_model") -> Pipeline:
+    """``pipe`` with every node that loads ``reading`` (the champion) also reading ``dataset``
+    (and ignoring it), so Kedro runs them after whatever writes it."""
     return Pipeline(
         [
             n._copy(func=_IgnoringLast(n.func), inputs=[*n.inputs, dataset])
-            if "champion_model" in n.inputs and isinstance(n._inputs, list)
+            if reading in n.inputs and isinstance(n._inputs, list)
             else n
             for n in pipe.nodes
         ]

@@ -22,33 +22,33 @@ from modelworks.pipelines.cross_validation import (
     schedule_folds,
     search_candidate,
 )
-from modelworks.registry import promotion, tracking
-from modelworks.registry.evidence import log_gate_evidence
-from modelworks.registry.lineage import LINEAGE_FILE, PROFILE_FILE, build_lineage, lineage_tags
+from modelworks.pipelines.registration import (
+    refit_after_gate,
+    register_best_candidate,
+    skipped,
+    was_skipped,
+    worst_verdict,
+)
+from modelworks.pipelines.retraining import training_for
+from modelworks.registry import tracking
+from modelworks.registry.lineage import build_lineage
 from modelworks.tasks import Fit, Task, get_task
 from modelworks.tasks.params import RegistryParams, TrainingParams
 from modelworks.training import out_of_time_split
+from modelworks.training.recency import recent_rows
 
 __all__ = [
     "RegistryParams",
     "TrainingParams",
+    "refit_after_gate",
     "register_best_candidate",
     "select_best_candidate",
+    "skipped",
     "train_candidates",
     "training_pipeline",
+    "was_skipped",
+    "worst_verdict",
 ]
-
-_VERDICT_ORDER = ("ok", "warn", "critical")
-
-
-def skipped(reason: str) -> dict[str, Any]:
-    """What a step outputs when there is nothing to do (Kedro saves no None)."""
-    return {"skipped": reason}
-
-
-def was_skipped(output: Any) -> bool:
-    """Whether an earlier step had nothing to do."""
-    return isinstance(output, dict) and "skipped" in output
 
 
 def split_out_of_time(training_set: pd.DataFrame, params: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -137,6 +137,9 @@ def train_candidates(
     """
     if retrain_decision is not None and not retrain_decision["retrain"]:
         return []
+    params = training_for(params, retrain_decision)
+    if getattr(params, "recency", None) is not None:
+        train = recent_rows(train, params.time_column, params.recency)
     task = get_task(params.task)
     task.check_rows(train, params, role="training")
     task.check_rows(holdout, params, role="holdout")
@@ -240,82 +243,6 @@ def describe_lineage(
     )
 
 
-def register_best_candidate(
-    best: dict[str, Any],
-    lineage: dict[str, Any],
-    holdout: pd.DataFrame,
-    drift_summary: dict[str, Any],
-    reference_profile: dict[str, Any],
-    training: Any,
-    registry: RegistryParams,
-) -> dict[str, Any]:
-    """Register the winner with its lineage, gate evidence and reference profile, then let the
-    gate decide on it; the version is tagged with its ``use_case`` and ``task``.
-
-    The gate rescores both models on the rows the task names (the holdout, or the holdout's
-    units: both arms, users). A model whose training data failed validation is refused before
-    anything is written.
-    """
-    if was_skipped(best) or was_skipped(lineage):
-        return {
-            "model_name": registry.model_name,
-            "action": "skipped",
-            "reason": "no candidate was trained",
-            "promoted": False,
-        }
-    if not lineage["validation"]["success"]:
-        raise RuntimeError(
-            f"Refusing to register {registry.model_name}: its training data failed validation"
-        )
-    task = get_task(training.task)
-    gate_rows, label = task.gate_rows(holdout, training)
-    run_id = best["run_id"]
-    tracking.log_dict_to(run_id, lineage, LINEAGE_FILE)
-    if not was_skipped(reference_profile):
-        tracking.log_dict_to(run_id, reference_profile, PROFILE_FILE)
-    log_gate_evidence(
-        run_id,
-        task=task.name,
-        label=label,
-        holdout=gate_rows,
-        holdout_metrics=best["holdout"],
-        validation_passed=True,
-        drift_verdict=worst_verdict(drift_summary),
-    )
-    version = promotion.register_version(
-        model_name=registry.model_name,
-        model_uri=best["model_uri"],
-        run_id=run_id,
-        tags={
-            "use_case": lineage["training"]["use_case"],
-            "task": task.name,
-            "modelworks.candidate": best["name"],
-            **best.get("tags", {}),
-            **(
-                {promotion.TRAINED_AS_OF_TAG: best["trained_as_of"]}
-                if "trained_as_of" in best
-                else {}
-            ),
-            **{f"holdout.{k}": f"{v:.6f}" for k, v in best["holdout"].items()},
-            **{f"cv.{k}": f"{v:.6f}" for k, v in best["cv"].items()},
-            **lineage_tags(lineage),
-        },
-        description=registry.description,
-    )
-    decision = promotion.promote(
-        registry.model_name, version, registry.gate, triggered_by=tracking.active_run_id()
-    )
-    return decision.to_dict()
-
-
-def worst_verdict(drift_summary: dict[str, Any] | None) -> str | None:
-    """The most severe per-feature drift verdict of a drift summary (None: not measured)."""
-    if drift_summary is None or was_skipped(drift_summary):
-        return None
-    verdicts = [feature["verdict"] for feature in drift_summary.get("features", [])]
-    return max(verdicts, key=_VERDICT_ORDER.index, default="ok")
-
-
 def training_pipeline(
     *,
     use_case: str,
@@ -388,8 +315,23 @@ def training_pipeline(
                     "params:training",
                     "params:registry",
                 ],
-                outputs="registry_decision",
+                outputs="gate_decision",
                 name="register_best_candidate",
+            ),
+            node(
+                refit_after_gate,
+                inputs={
+                    "decision": "gate_decision",
+                    "best": "best_candidate",
+                    "train": training_rows,
+                    "holdout": holdout_rows,
+                    "feature_service": "feature_service",
+                    "params": "params:training",
+                    "registry": "params:registry",
+                    **({"retrain_decision": retrain_decision} if retrain_decision else {}),
+                },
+                outputs="registry_decision",
+                name="refit_after_gate",
             ),
         ]
     )

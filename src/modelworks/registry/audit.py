@@ -21,7 +21,7 @@ from mlflow.entities import RunStatus, ViewType
 from mlflow.exceptions import MlflowException
 
 AUDIT_EXPERIMENT = "modelworks-audit"
-Action = Literal["promoted", "rejected", "forced", "rolled_back"]
+Action = Literal["promoted", "rejected", "forced", "rolled_back", "shadowed", "retired"]
 _EVENT_TAG = "audit.event"
 # MLflow keeps tag values up to 8000 characters; a larger event is truncated in the tag and
 # kept whole in the run's event.json artifact.

@@ -109,6 +109,7 @@ def gather_evidence(
         model_size_mb=size_mb,
         latency_p99_ms=latency,
         comparison=comparison,
+        champion_version=champion,
     )
 
 

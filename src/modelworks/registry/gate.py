@@ -67,6 +67,10 @@ class GatePolicy(StrictModel):
     max_model_size_mb: float | None = Field(default=None, gt=0)
     max_latency_ms: float | None = Field(default=None, gt=0)
     """Limit on the p99 single-row prediction latency, in process."""
+    require_live_evidence: bool = False
+    """Whether a version may replace an existing champion only on live evidence: it then fails
+    the ``live_evidence`` check here whatever its holdout shows, and with ``registry.shadow``
+    it shadows the champion until its realised advantage passes the live test."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,7 @@ class GateEvidence:
     model_size_mb: float | None
     latency_p99_ms: float | None
     comparison: Comparison | None
+    champion_version: str | None = None
 
 
 _DRIFT_ORDER = {"ok": 0, "warn": 1, "critical": 2}
@@ -125,6 +130,8 @@ def evaluate_gate(policy: GatePolicy, evidence: GateEvidence) -> list[CheckOutco
         outcomes.append(
             _limit_check("latency_p99_ms", evidence.latency_p99_ms, policy.max_latency_ms)
         )
+    if policy.require_live_evidence:
+        outcomes.append(_live_evidence_check(evidence.champion_version))
     return outcomes
 
 
@@ -216,6 +223,18 @@ def _drift_check(
         verdict,
         f"at most {allowed}",
         "worst feature verdict of the latest data against the training data",
+    )
+
+
+def _live_evidence_check(champion: str | None) -> CheckOutcome:
+    if champion is None:
+        return CheckOutcome("live_evidence", True, None, "required", "no champion to replace")
+    return CheckOutcome(
+        "live_evidence",
+        False,
+        "none yet",
+        "required",
+        f"replacing champion v{champion} needs a realised advantage on live rows (shadow)",
     )
 
 

@@ -42,6 +42,7 @@ from modelworks.registry.gate import (
 CHAMPION = "champion"
 PREVIOUS_CHAMPION = "previous_champion"
 TAG_REPLACED = "promotion.replaced_version"
+_MOVES = ("promoted", "forced", "rolled_back")
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,36 @@ class Decision:
     triggered_by: str | None
     decided_at: str
 
+    @classmethod
+    def now(
+        cls,
+        model_name: str,
+        version: str,
+        action: audit.Action,
+        reason: str,
+        checks: list[CheckOutcome],
+        *,
+        champion: str | None,
+        triggered_by: str | None,
+    ) -> Decision:
+        """A decision taken now about ``version``; it holds ``champion`` after it when the
+        action moves the alias."""
+        moves = action in _MOVES
+        return cls(
+            model_name=model_name,
+            version=version,
+            action=action,
+            reason=reason,
+            checks=[check.to_dict() for check in checks],
+            champion_before=champion,
+            champion_after=version if moves else champion,
+            triggered_by=triggered_by,
+            decided_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+
     @property
     def promoted(self) -> bool:
-        return self.action in ("promoted", "forced", "rolled_back")
+        return self.action in _MOVES
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "promoted": self.promoted}
@@ -68,7 +96,7 @@ class Decision:
 
 def current_champion(client: MlflowClient, model_name: str) -> str | None:
     """The version holding ``champion``, or None when there is none yet."""
-    return _alias(client, model_name, CHAMPION)
+    return alias_version(client, model_name, CHAMPION)
 
 
 TRAINED_AS_OF_TAG = "modelworks.trained_as_of"
@@ -83,6 +111,15 @@ def last_trained_as_of(model_name: str) -> str | None:
     versions = client.search_model_versions(f"name = '{model_name}'")
     stamps = [v.tags[TRAINED_AS_OF_TAG] for v in versions if TRAINED_AS_OF_TAG in v.tags]
     return max(stamps, key=pd.Timestamp) if stamps else None
+
+
+def trained_as_of(model_name: str, version: str) -> pd.Timestamp | None:
+    """``TRAINED_AS_OF_TAG`` of one version, in UTC (None: not recorded)."""
+    stamp = MlflowClient().get_model_version(model_name, version).tags.get(TRAINED_AS_OF_TAG)
+    if stamp is None:
+        return None
+    parsed = pd.Timestamp(stamp)
+    return parsed.tz_localize("UTC") if parsed.tzinfo is None else parsed.tz_convert("UTC")
 
 
 def register_version(
@@ -127,12 +164,12 @@ def promote(
     promotions and rollbacks of the same model (see the module docstring).
     """
     client = MlflowClient()
-    _require_version(client, model_name, version)
+    require_version(client, model_name, version)
     champion = current_champion(client, model_name)
     _refuse_champion(model_name, version, champion)
     # The slow part (loading models, timing predictions) runs outside the lock, optimistically.
     evidence = gather_evidence(client, model_name, version, policy, champion)
-    with _champion_lock(model_name):
+    with champion_lock(model_name):
         now = current_champion(client, model_name)
         if now != champion:
             # Another move won the race: judge (and, if forced, record) against its champion.
@@ -141,19 +178,19 @@ def promote(
             evidence = gather_evidence(client, model_name, version, policy, champion)
         checks = evaluate_gate(policy, evidence)
         decision = _decide(model_name, version, checks, champion, force_reason, triggered_by)
-        _write_decision(client, decision, checks)
+        write_decision(client, decision, checks)
         if decision.promoted:
             client.set_model_version_tag(model_name, version, TAG_REPLACED, champion or "")
-        _record(client, decision)
+        record_decision(client, decision)
         if decision.promoted:
-            _move_champion(client, model_name, version, previous=champion)
+            move_champion(client, model_name, version, previous=champion)
     return decision
 
 
 def rollback(model_name: str, *, reason: str, triggered_by: str | None = None) -> Decision:
     """Give ``champion`` back to the version the current champion replaced."""
     client = MlflowClient()
-    with _champion_lock(model_name):
+    with champion_lock(model_name):
         champion = current_champion(client, model_name)
         if champion is None:
             raise RegistryError(f"{model_name} has no '{CHAMPION}': nothing to roll back")
@@ -177,9 +214,9 @@ def rollback(model_name: str, *, reason: str, triggered_by: str | None = None) -
             model_name, champion, "rollback.rolled_back_at", decision.decided_at
         )
         client.set_model_version_tag(model_name, champion, "rollback.reason", reason)
-        _record(client, decision)
+        record_decision(client, decision)
         before = client.get_model_version(model_name, restored).tags.get(TAG_REPLACED) or None
-        _move_champion(client, model_name, restored, previous=before)
+        move_champion(client, model_name, restored, previous=before)
     return decision
 
 
@@ -192,16 +229,16 @@ def resolve_version(model_name: str, reference: str) -> str:
     """A version number from ``"3"`` or an alias such as ``"champion"``."""
     client = MlflowClient()
     if reference.isdigit():
-        _require_version(client, model_name, reference)
+        require_version(client, model_name, reference)
         return reference
-    version = _alias(client, model_name, reference)
+    version = alias_version(client, model_name, reference)
     if version is None:
         raise RegistryError(f"{model_name} has no version with alias '{reference}'")
     return version
 
 
 @contextmanager
-def _champion_lock(model_name: str) -> Iterator[None]:
+def champion_lock(model_name: str) -> Iterator[None]:
     """Hold the lock around every move of ``model_name``'s champion, in its registry."""
     lock = locks.registry_lock(mlflow.get_registry_uri(), model_name)
     try:
@@ -237,21 +274,12 @@ def _decide(
     else:
         action = "rejected"
         reason = f"failed checks: {_summary(failed)}"
-    moves = action != "rejected"
-    return Decision(
-        model_name=model_name,
-        version=version,
-        action=action,
-        reason=reason,
-        checks=[check.to_dict() for check in checks],
-        champion_before=champion,
-        champion_after=version if moves else champion,
-        triggered_by=triggered_by,
-        decided_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    return Decision.now(
+        model_name, version, action, reason, checks, champion=champion, triggered_by=triggered_by
     )
 
 
-def _write_decision(client: MlflowClient, decision: Decision, checks: list[CheckOutcome]) -> None:
+def write_decision(client: MlflowClient, decision: Decision, checks: list[CheckOutcome]) -> None:
     name, version = decision.model_name, decision.version
     tags = {
         "promotion.decision": decision.action,
@@ -265,7 +293,7 @@ def _write_decision(client: MlflowClient, decision: Decision, checks: list[Check
     client.update_model_version(name, version, description=_description(decision, checks))
 
 
-def _record(client: MlflowClient, decision: Decision) -> None:
+def record_decision(client: MlflowClient, decision: Decision) -> None:
     event = audit.new_event(
         model_name=decision.model_name,
         version=decision.version,
@@ -279,24 +307,24 @@ def _record(client: MlflowClient, decision: Decision) -> None:
     audit.record_event(client, event)
 
 
-def _move_champion(
+def move_champion(
     client: MlflowClient, model_name: str, version: str, *, previous: str | None
 ) -> None:
     if previous is not None:
         client.set_registered_model_alias(model_name, PREVIOUS_CHAMPION, previous)
-    elif _alias(client, model_name, PREVIOUS_CHAMPION) is not None:
+    elif alias_version(client, model_name, PREVIOUS_CHAMPION) is not None:
         client.delete_registered_model_alias(model_name, PREVIOUS_CHAMPION)
     client.set_registered_model_alias(model_name, CHAMPION, version)
 
 
-def _alias(client: MlflowClient, model_name: str, alias: str) -> str | None:
+def alias_version(client: MlflowClient, model_name: str, alias: str) -> str | None:
     try:
         return str(client.get_model_version_by_alias(model_name, alias).version)
     except MlflowException:
         return None
 
 
-def _require_version(client: MlflowClient, model_name: str, version: str) -> None:
+def require_version(client: MlflowClient, model_name: str, version: str) -> None:
     """Refuse a version that does not exist or is not complete: the alias only ever moves onto
     a version whose model files are in place (MLflow marks it READY once they are; its lineage
     and evidence were logged before it was registered, its tags with its creation)."""

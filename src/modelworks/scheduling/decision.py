@@ -116,6 +116,12 @@ def decide_retrain(
     return _decision(bool(fired), reasons or ["no trigger fired"], triggers, as_of, champion)
 
 
+def driven_by_drift(decision: dict[str, Any] | None) -> bool:
+    """Whether the drift trigger fired in a retrain ``decision``."""
+    triggers = (decision or {}).get("triggers") or []
+    return any(t["trigger"] == "drift" and t["fired"] for t in triggers)
+
+
 def _trigger(name: str, fired: bool, value: Any, threshold: str) -> dict[str, Any]:
     return {"trigger": name, "fired": bool(fired), "value": value, "threshold": threshold}
 

@@ -177,3 +177,42 @@ class RegisteredModelDataset(AbstractDataset[None, ServedModel]):
 
     def _describe(self) -> dict[str, Any]:
         return {"model_name": self._model_name, "alias": self._alias}
+
+
+@dataclass(frozen=True)
+class ShadowModels:
+    """The champion (None before the first) and the challengers in shadow, newest first."""
+
+    champion: ServedModel | None
+    challengers: list[ServedModel]
+
+
+class ShadowModelsDataset(AbstractDataset[None, ShadowModels]):
+    """Loads ``model_name``'s champion and every challenger (``registry.challengers``); a
+    model not registered yet has neither."""
+
+    def __init__(self, model_name: str, metadata: dict[str, Any] | None = None) -> None:
+        self._model_name = model_name
+        self.metadata = metadata
+
+    def load(self) -> ShadowModels:
+        import mlflow
+        from mlflow.exceptions import MlflowException
+
+        from modelworks.registry.challengers import challenger_alias, challengers
+
+        try:
+            aliases = mlflow.MlflowClient().get_registered_model(self._model_name).aliases
+        except MlflowException:
+            return ShadowModels(None, [])
+        slots = range(len(challengers(self._model_name)))
+        return ShadowModels(
+            RegisteredModelDataset(self._model_name).load() if "champion" in aliases else None,
+            [RegisteredModelDataset(self._model_name, challenger_alias(i)).load() for i in slots],
+        )
+
+    def save(self, data: None) -> None:
+        raise DatasetError("ShadowModelsDataset is read-only: the registry moves through gates")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"model_name": self._model_name}

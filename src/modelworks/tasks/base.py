@@ -53,6 +53,8 @@ class Task(ABC):
     metrics: ClassVar[Mapping[str, bool]]
     """Every metric the family computes, mapped to whether higher is better."""
     default_selection_metric: ClassVar[str]
+    live_loss: ClassVar[str | None] = None
+    """The name of ``live_losses``' scoring rule (None: the family has none)."""
     calibrated: ClassVar[bool] = False
     """Whether monitored scores are probabilities of a 0/1 label, so a calibration map can
     estimate performance before labels arrive."""
@@ -187,6 +189,15 @@ class Task(ABC):
         if label is None or label not in rows.columns or rows[label].isna().any() or rows.empty:
             return None
         return {"n": len(rows), **self.evaluate(rows, predictions, params)}
+
+    def live_losses(
+        self, rows: pd.DataFrame, predictions: Any, params: Any, *, scale: float | None = None
+    ) -> np.ndarray | None:
+        """Each row's loss in [0, 1], from a proper scoring rule, for judging a shadow
+        challenger against the champion on the same labelled rows (``registry.live``); None
+        when the family has no per-row loss (its challengers are judged by the holdout gate).
+        ``scale``: the error that counts as a full miss, for a family whose loss is unbounded."""
+        return None
 
     def monitoring_note(self) -> str | None:
         """What the monitoring report should say about label-free estimation for this family,

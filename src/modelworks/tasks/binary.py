@@ -19,6 +19,7 @@ class BinaryClassification(TabularTask):
     objective = "binary"
     metrics = {"roc_auc": True, "pr_auc": True, "ks": True, "log_loss": False, "brier": False}
     default_selection_metric = "roc_auc"
+    live_loss = "brier"
     calibrated = True
 
     def check_rows(self, rows: pd.DataFrame, params: Any, *, role: str) -> None:
@@ -75,3 +76,10 @@ class BinaryClassification(TabularTask):
         if params.label not in rows.columns or rows[params.label].isna().any() or rows.empty:
             return None
         return realised_performance(predictions, rows[params.label].to_numpy())
+
+    def live_losses(
+        self, rows: pd.DataFrame, predictions: Any, params: Any, *, scale: float | None = None
+    ) -> np.ndarray | None:
+        """The Brier score of each row."""
+        y = rows[params.label].to_numpy(dtype=float)
+        return (np.asarray(predictions, dtype=float).ravel() - y) ** 2

@@ -23,6 +23,7 @@ class MulticlassClassification(TabularTask):
     objective = "multiclass"
     metrics = {"log_loss": False, "macro_f1": True, "accuracy": True, "brier": False}
     default_selection_metric = "log_loss"
+    live_loss = "half_brier"
 
     def check_rows(self, rows: pd.DataFrame, params: Any, *, role: str) -> None:
         super().check_rows(rows, params, role=role)
@@ -73,6 +74,19 @@ class MulticlassClassification(TabularTask):
                 fitted.feature_importance()
             ),
         }
+
+    def live_losses(
+        self, rows: pd.DataFrame, predictions: Any, params: Any, *, scale: float | None = None
+    ) -> np.ndarray | None:
+        """Half the multiclass Brier score of each row (a class the model never saw counts as
+        a miss with probability 0)."""
+        proba, classes = probabilities(predictions)
+        index = {c: i for i, c in enumerate(classes)}
+        codes = np.array([index.get(v, -1) for v in rows[params.label].astype(str)], dtype=int)
+        truth = np.zeros_like(proba)
+        seen = codes >= 0
+        truth[np.flatnonzero(seen), codes[seen]] = 1.0
+        return 0.5 * (((proba - truth) ** 2).sum(axis=1) + (~seen))
 
     def subset_metric(self, name: str, labels: np.ndarray, predictions: np.ndarray) -> Any:
         from modelworks.training.metrics import subset_metric

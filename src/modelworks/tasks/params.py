@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from modelworks.compute import ComputeParams
 from modelworks.params import StrictModel
+from modelworks.registry.challengers import ShadowPolicy
 from modelworks.registry.gate import GatePolicy
 from modelworks.training import CandidateParams, FeatureSpec
 
@@ -15,6 +16,31 @@ TaskName = Literal[
     "binary_classification", "multiclass_classification", "regression", "uplift", "ranking"
 ]
 SUPERVISED = ("binary_classification", "multiclass_classification", "regression")
+
+
+class Recency(StrictModel):
+    """How much the newest training rows count against older ones."""
+
+    half_life_days: float | None = Field(default=None, gt=0)
+    """A row's weight halves for every ``half_life_days`` it is older than the newest row."""
+    window_days: int | None = Field(default=None, gt=0)
+    """Only rows from the last ``window_days`` before the newest row are trained on."""
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Recency:
+        if self.half_life_days is None and self.window_days is None:
+            raise ValueError("recency needs half_life_days, window_days or both")
+        return self
+
+
+class DriftRetraining(StrictModel):
+    """What changes when the retrain decision was driven by drift: the population moved, so
+    the newest rows say most about the one the model will score."""
+
+    recency: Recency | None = None
+    refit_with_holdout: bool = False
+    """After the gate, refit the chosen candidate (same rounds) on the holdout rows too and put
+    the refit in its place: the holdout is the newest labelled data."""
 
 
 class TrainingParams(StrictModel):
@@ -39,6 +65,10 @@ class TrainingParams(StrictModel):
     candidates: dict[str, CandidateParams]
     compute: ComputeParams = ComputeParams()
     """Where the fold fits run: in process (default) or on a Dask cluster."""
+    recency: Recency | None = None
+    """Recency weighting or window for every training (None: every row counts the same)."""
+    on_drift: DriftRetraining | None = None
+    """Training changes for a retrain the drift trigger asked for."""
 
     @model_validator(mode="after")
     def _fits_the_task(self) -> TrainingParams:
@@ -74,3 +104,6 @@ class RegistryParams(StrictModel):
     model_name: str
     description: str = ""
     gate: GatePolicy = GatePolicy()
+    shadow: ShadowPolicy = ShadowPolicy()
+    """Challengers the gate rejected on waivable checks, scored beside the champion and
+    promoted on live evidence (off unless ``max_challengers`` > 0)."""

@@ -19,6 +19,7 @@ class Regression(TabularTask):
     stratified = False
     metrics = {"rmse": False, "mae": False, "r2": True}
     default_selection_metric = "rmse"
+    live_loss = "capped_squared_error"
 
     def check_rows(self, rows: pd.DataFrame, params: Any, *, role: str) -> None:
         super().check_rows(rows, params, role=role)
@@ -59,6 +60,19 @@ class Regression(TabularTask):
         from modelworks.training.metrics import regression_subset_metric
 
         return regression_subset_metric(name, labels.astype(float), predictions)
+
+    def live_losses(
+        self, rows: pd.DataFrame, predictions: Any, params: Any, *, scale: float | None = None
+    ) -> np.ndarray | None:
+        """The squared error of each row in units of ``scale``, capped at 1."""
+        if scale is None:
+            raise ValueError(
+                "a regression's live test needs registry.shadow.live_test.loss_scale: the "
+                f"error in {params.label!r} that counts as a full miss"
+            )
+        y = rows[params.label].to_numpy(dtype=float)
+        error = (np.asarray(predictions, dtype=float).ravel() - y) / scale
+        return np.minimum(error**2, 1.0)
 
     def monitoring_note(self) -> str | None:
         return (

@@ -84,11 +84,22 @@ class TabularTask(Task):
             seed=job.params.seed,
             objective=self.objective,
             n_classes=self.n_classes(job.context),
-            sample_weight=self.sample_weight(y, job.params, job.context),
+            sample_weight=self._weights(job, y),
             X_valid=job.valid,
             y_valid=None if job.valid is None else self.labels(job.valid, job.params, job.context),
             n_rounds=job.n_rounds,
         )
+
+    def _weights(self, job: Fit, y: np.ndarray) -> np.ndarray | None:
+        """Class weights times recency weights, either of which may be off."""
+        from modelworks.training.recency import recency_weights
+
+        by_class = self.sample_weight(y, job.params, job.context)
+        recency = getattr(job.params, "recency", None)
+        by_age = recency_weights(job.rows[job.params.time_column], recency)
+        if by_age is None:
+            return by_class
+        return by_age if by_class is None else by_class * by_age
 
     def rounds(self, fitted: Any) -> int:
         return int(fitted.best_iteration)

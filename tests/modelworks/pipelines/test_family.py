@@ -124,3 +124,28 @@ def test_waiting_nodes_keep_their_typed_parameters(use_case: str) -> None:
     assert f"{use_case}.prediction_summary" not in alone.inputs
     extract = TypeExtractor({})._extract_types_from_node
     assert extract(waiting) == extract(alone)
+
+
+SHADOWED = ("credit_risk", "flight_delays")
+"""The supervised use cases: their challengers shadow the champion (ranking and uplift
+champions have no per-row loss to judge one on)."""
+
+
+@pytest.mark.parametrize("use_case", SHADOWED)
+def test_a_retrain_judges_the_challengers_before_it_monitors_the_champion(use_case: str) -> None:
+    pipe = PIPELINES[f"{use_case}_retrain"]
+    for n in pipe.nodes:
+        if f"{use_case}.champion_model" in n.inputs:
+            upstream = set(pipe.to_nodes(n.name).all_outputs()) | set(n.inputs)
+            assert f"{use_case}.live_decisions" in upstream, n.name
+
+
+@pytest.mark.parametrize("use_case", SHADOWED)
+@pytest.mark.parametrize("suffix", ["", "_score", "_retrain"])
+def test_every_scored_batch_is_scored_by_the_challengers_too(use_case: str, suffix: str) -> None:
+    pipe = PIPELINES[f"{use_case}{suffix}"]
+    scoring = next(n for n in pipe.nodes if f"{use_case}.shadow_predictions" in n.outputs)
+    assert f"{use_case}.scoring_features" in scoring.inputs
+    if suffix != "_score":  # after a training, the challengers the gate just left
+        upstream = set(pipe.to_nodes(scoring.name).all_outputs()) | set(scoring.inputs)
+        assert f"{use_case}.registry_decision" in upstream

@@ -266,3 +266,14 @@ def test_a_registered_versions_latency_check_judges_the_p99_its_clock_measured(
     assert timer.reads == 2 * (LATENCY_WARMUP + LATENCY_CALLS)
     outcome = by_name(evaluate_gate(policy, evidence))["latency_p99_ms"]
     assert (outcome.passed, outcome.value, outcome.threshold) == (passed, p99_ms, "<= 5")
+
+
+def test_requiring_live_evidence_holds_back_all_but_the_first_version() -> None:
+    policy = GatePolicy(require_live_evidence=True)
+    first = by_name(evaluate_gate(policy, evidence()))
+    assert first["live_evidence"].passed
+    later = by_name(evaluate_gate(policy, evidence(champion_version="3")))
+    assert not later["live_evidence"].passed
+    assert "champion v3" in later["live_evidence"].detail
+    assert all(o.passed for name, o in later.items() if name != "live_evidence")
+    assert "live_evidence" not in by_name(evaluate_gate(GatePolicy(), evidence()))
