@@ -98,7 +98,7 @@ USE_CASE_PLACEHOLDER = "{use_case}"
 # (hundreds of expectation rules, shown in the validation report) and each candidate's model
 # parameters (logged on the candidate's own run). The whole block is the run's
 # ``parameters.json`` artifact.
-UNLOGGED_SECTIONS = ("validation", "declared", "training.candidates")
+UNLOGGED_SECTIONS = ("validation", "declared", "training.candidates", "simulation.policies")
 _RUNNING = RunStatus.to_string(RunStatus.RUNNING)
 _FINISHED = RunStatus.to_string(RunStatus.FINISHED)
 _FAILED = RunStatus.to_string(RunStatus.FAILED)

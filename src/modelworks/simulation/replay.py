@@ -153,7 +153,7 @@ class PolicyReplay:
         with tracking.candidate_run(f"{self.name}/week-{week:02d}", tags=tags):
             if self.policy.shadow and self.champion is not None:
                 record |= self._judge(world, losses, as_of)
-            decision = self._decide(week, as_of, batch, record)
+            decision = self._decide(as_of, batch, record)
             record |= {"retrain": decision["retrain"], "reasons": "; ".join(decision["reasons"])}
             tracking.log_dict(decision, "retrain_decision.json")
             if decision["retrain"]:
@@ -176,7 +176,7 @@ class PolicyReplay:
     # --- steps ------------------------------------------------------------------------------
 
     def _decide(
-        self, week: int, as_of: pd.Timestamp, batch: pd.DataFrame, record: dict[str, Any]
+        self, as_of: pd.Timestamp, batch: pd.DataFrame, record: dict[str, Any]
     ) -> dict[str, Any]:
         if self.champion is None:
             return {"retrain": True, "reasons": ["no champion yet"], "triggers": [],

@@ -230,12 +230,25 @@ def test_second_run_with_worse_model_keeps_champion(second_run: Path) -> None:
     checks = {check["check"]: check for check in decision["checks"]}
     assert checks["improvement_log_loss"]["value"] < 0
     assert not checks["drift"]["passed"]  # the shifted batch is critical drift too
+    # Turned down only on waivable checks: it shadows the champion and scored the batch too.
+    assert decision["shadow"] == "challenger"
+    assert str(client.get_model_version_by_alias(MODEL, "challenger").version) == "2"
+    output = second_run / "data" / "07_model_output" / MODEL
+    champion_scores = pd.read_parquet(output / "predictions.parquet")
+    shadow_scores = pd.read_parquet(output / "shadow_predictions.parquet")
+    assert set(shadow_scores["model_version"]) == {"2"}
+    assert set(shadow_scores["alias"]) == {"challenger"}
+    assert sorted(shadow_scores["loan_id"]) == sorted(champion_scores["loan_id"])
 
 
 def test_history_lineage_and_reproduce_from_the_command_line(second_run: Path) -> None:
     history = run_in(second_run, ["modelworks", "history", MODEL, "--json"]).stdout
     events = [json.loads(line) for line in history.splitlines()]
-    assert [(e["action"], e["version"]) for e in events] == [("promoted", "1"), ("rejected", "2")]
+    assert [(e["action"], e["version"]) for e in events] == [
+        ("promoted", "1"),
+        ("rejected", "2"),
+        ("shadowed", "2"),
+    ]
 
     lineage = json.loads(
         run_in(second_run, ["modelworks", "lineage", f"{MODEL}@champion", "--json"]).stdout
@@ -284,6 +297,11 @@ def test_a_retrain_after_the_shift_trains_and_goes_through_the_gate(second_run: 
     assert checks["drift"]["passed"] is False
     history = run_in(second_run, ["modelworks", "history", MODEL, "--json"]).stdout
     assert json.loads(history.splitlines()[-1])["version"] == registered["version"]
+    # The challenger in shadow was judged first: no loan applied after it was trained has a
+    # label yet, so there is no live evidence and nothing moved.
+    live = _report(second_run, "live_decisions.json")
+    assert [(e["challenger_version"], e["n_rows"]) for e in live["evidence"]] == [("2", 0)]
+    assert live["promoted"] is None
     monitoring = [
         json.loads(line)
         for line in (second_run / "data" / "08_reporting" / MODEL / "monitoring_history.jsonl")
