@@ -61,15 +61,20 @@ def judge_challengers(
                 n_challengers=shadow.max_challengers,
             )
         )
+    evidence = [r.to_dict() for r in results]
     passed = [r for r in results if r.passed]
-    promoted = None
-    if passed:
-        best = max(passed, key=lambda r: r.mean_advantage or 0.0)
+    if not passed:
+        return {"evidence": evidence, "promoted": None}
+    best = max(passed, key=lambda r: r.mean_advantage or 0.0)
+    try:
         decision = challengers.promote_live(
             name, best, shadow, triggered_by=tracking.active_run_id()
         )
-        promoted = decision.version if decision.promoted else None
-    return {"evidence": [r.to_dict() for r in results], "promoted": promoted}
+    except promotion.RegistryError as exc:
+        # Another run moved the champion or the challengers meanwhile: the next run judges
+        # again against what it finds.
+        return {"evidence": evidence, "promoted": None, "reason": str(exc)}
+    return {"evidence": evidence, "promoted": decision.version if decision.promoted else None}
 
 
 def _losses(task: Any, model: ServedModel, rows: pd.DataFrame, training: Any, shadow: Any) -> Any:

@@ -87,3 +87,15 @@ def test_rows_from_before_training_are_no_evidence(tracking: MlflowClient) -> No
     assert decided["promoted"] is None
     assert {e["n_rows"] for e in decided["evidence"]} == {0}
     assert str(tracking.get_model_version_by_alias(MODEL, CHAMPION).version) == champion
+
+
+def test_a_champion_moved_meanwhile_leaves_the_decision_to_the_next_run(
+    tracking: MlflowClient,
+) -> None:
+    _registry(tracking)
+    models = ShadowModelsDataset(MODEL).load()
+    other = _version(tracking, 0.3, rounds=29)
+    promote(MODEL, other, GatePolicy())  # another run's promotion, after this one loaded
+    decided = judge_challengers(models, _live_rows(3000, start=TRAINED), TRAINING, REGISTRY)
+    assert decided["promoted"] is None and "the champion is now" in decided["reason"]
+    assert str(tracking.get_model_version_by_alias(MODEL, CHAMPION).version) == other
